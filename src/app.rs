@@ -1,39 +1,97 @@
-//! Building and running the application: config → spec → listeners → serve.
+//! Building and running the application: config → store → state → listeners.
 //!
-//! `Application::build` binds every listener (port 0 gives a real port,
-//! readable before `run`), so tests start the whole server in-process.
+//! `Application::build` loads the state and binds every listener (port 0
+//! gives a real port, readable before `run`), so tests start the whole server
+//! in-process. The network is served only after the state is loaded.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::authorization::Switch;
-use crate::config::Config;
+use crate::authorization::operations::Settings;
+use crate::config::{self, Config};
+use crate::crypto::CardKeys;
+use crate::crypto::pin_block::ZonePinKey;
 use crate::iso8583::Spec;
 use crate::network::{NetworkServer, ServerLimits};
+use crate::state::journal::CommitTarget;
+use crate::state::{
+    Balance, BalanceKind, BalanceState, Change, Clock, FundingModel, JournalError, JournalLimits, LoadedState, Owner,
+    PLATFORM_PARTNER, Partner, Program, SETTLEMENT, State, Submission, SystemClock, clearing_purpose,
+};
+use crate::store::Store;
+
+/// The store as the journal's commit target: an unreachable database is
+/// `Unavailable` (9109 now, fine again once it is back), anything else `Failed`.
+#[derive(Debug)]
+struct StoreTarget(Store);
+
+impl CommitTarget for StoreTarget {
+    fn commit<'a>(
+        &'a self,
+        changes: &'a [Change],
+    ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>> {
+        Box::pin(async move {
+            self.0.commit(changes).await.map_err(|error| {
+                tracing::error!(%error, "commit failed");
+                if error.is_unavailable() {
+                    JournalError::Unavailable
+                } else {
+                    JournalError::Failed
+                }
+            })
+        })
+    }
+}
 
 #[derive(Debug)]
 pub struct Application {
     network: NetworkServer<Switch>,
     http: TcpListener,
+    switch: Switch,
+    store: Store,
     network_address: SocketAddr,
     http_address: SocketAddr,
+    hold_expiry_interval: Duration,
 }
 
 impl Application {
+    /// Builds with the system clock.
     pub async fn build(config: &Config) -> anyhow::Result<Application> {
-        let spec = Spec::load(&config.network.spec_path)
-            .with_context(|| format!("loading the ISO 8583 spec (key `network.spec_path`)"))?;
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        let spec =
+            Spec::load(&config.network.spec_path).context("loading the ISO 8583 spec (key `network.spec_path`)")?;
         tracing::info!(spec = %spec.name, mtis = spec.mtis().count(), "ISO 8583 spec loaded");
         if let Some(directory) = config.sqlite_directory() {
             std::fs::create_dir_all(&directory)
                 .with_context(|| format!("creating the data directory {}", directory.display()))?;
         }
-        let switch = Arc::new(Switch::new(Arc::new(spec)));
+        let keys = CardKeys::new(config.crypto.data_key.bytes(), config.crypto.lookup_key.bytes())
+            .context("key `crypto.data_key` or `crypto.lookup_key`")?;
+        let zone_pin_key =
+            ZonePinKey::new(config.authorization.zone_pin_key.bytes()).context("key `authorization.zone_pin_key`")?;
+
+        let store = Store::connect(&config.database.url, config.database.connections_max)
+            .await
+            .context("opening the database (key `database.url`)")?;
+        let state = load_state(config, &store, keys, clock).await?;
+
+        let settings = Settings {
+            zone_pin_key,
+            pin_tries_max: config.authorization.pin_tries_max,
+            hold_ttl_ms: (config.authorization.hold_ttl_s * 1000) as i64,
+        };
+        let switch = Switch::new(Arc::new(spec), state, settings);
         let limits = ServerLimits {
             connections_max: config.network.connections_max as usize,
             in_flight_per_connection_max: config.network.in_flight_per_connection_max as usize,
@@ -49,10 +107,13 @@ impl Application {
         let network_address = network_listener.local_addr()?;
         let http_address = http.local_addr()?;
         Ok(Application {
-            network: NetworkServer::new(network_listener, switch, limits),
+            network: NetworkServer::new(network_listener, Arc::new(switch.clone()), limits),
             http,
+            switch,
+            store,
             network_address,
             http_address,
+            hold_expiry_interval: Duration::from_secs(config.authorization.hold_expiry_interval_s),
         })
     }
 
@@ -66,7 +127,21 @@ impl Application {
         self.http_address
     }
 
-    /// Serves until `shutdown` is cancelled, then drains in-flight work.
+    /// The shared state (tests and tools act on it directly).
+    pub fn state(&self) -> &State {
+        self.switch.state()
+    }
+
+    pub fn switch(&self) -> &Switch {
+        &self.switch
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes what is in flight:
+    /// every request still being decided gets its durable answer first.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(address = %self.network_address, "ISO 8583 listener bound");
         tracing::info!(address = %self.http_address, "HTTP listener bound");
@@ -77,9 +152,158 @@ impl Application {
                 .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
                 .await
         });
+        let expiry = tokio::spawn(
+            self.switch
+                .clone()
+                .run_hold_expiry(self.hold_expiry_interval, shutdown.clone()),
+        );
         self.network.run(shutdown).await;
+        expiry.await.context("hold expiry task")?;
         http.await.context("HTTP task")?.context("HTTP server")?;
-        tracing::info!("stopped");
+        tracing::info!("stopped; every answered request is durable");
         Ok(())
     }
+}
+
+/// Loads the store into memory, then makes sure every configured program has
+/// its partner, its funding balance and the system accounts it posts to.
+async fn load_state(config: &Config, store: &Store, keys: CardKeys, clock: Arc<dyn Clock>) -> anyhow::Result<State> {
+    let started = Instant::now();
+    let retention_ms = (config.authorization.duplicate_retention_s * 1000) as i64;
+    let snapshot = store
+        .load(clock.now_ms() - retention_ms)
+        .await
+        .context("loading the state")?;
+    let external_loads = store
+        .external_loads()
+        .await
+        .context("loading the external load totals")?;
+    let loaded = LoadedState {
+        partners: snapshot.partners,
+        programs: snapshot.programs,
+        customers: snapshot.customers,
+        corporations: snapshot.corporations,
+        balances: snapshot.balances,
+        cards: snapshot.cards,
+        holds: snapshot.holds,
+        answers: snapshot.answers,
+        external_loads,
+        max_ids: [
+            snapshot.max_ids.balance,
+            snapshot.max_ids.card,
+            snapshot.max_ids.hold,
+            snapshot.max_ids.customer,
+            snapshot.max_ids.corporation,
+            snapshot.max_ids.transfer,
+        ],
+    };
+    let limits = JournalLimits {
+        batch_max: config.journal.batch_max as usize,
+        batch_wait: Duration::from_micros(config.journal.batch_wait_us),
+        queue_max: config.journal.queue_max as usize,
+    };
+    let (state, _journal_task) = State::open(loaded, Arc::new(StoreTarget(store.clone())), limits, keys, clock);
+    let (cards, balances, holds) = state.counts();
+    tracing::info!(
+        cards,
+        balances,
+        holds,
+        load_ms = started.elapsed().as_millis() as u64,
+        "state loaded"
+    );
+    if let Err(problem) = state.check_invariants() {
+        anyhow::bail!("the stored state breaks an invariant: {problem}");
+    }
+    let setup = program_setup(&state, &config.programs);
+    if !setup.changes.is_empty() {
+        state
+            .submit(setup)
+            .await
+            .context("setting up the configured programs")?;
+    }
+    Ok(state)
+}
+
+/// What the configured programs need and the state does not have yet.
+fn program_setup(state: &State, programs: &[config::ProgramConfig]) -> Submission {
+    let now = state.now_ms();
+    let mut submission = Submission::default();
+    let mut new_balances: Vec<(BalanceKind, Owner, String, String)> = Vec::new();
+    let mut need_balance = |kind: BalanceKind, owner: Owner, partner: &str, currency: &str| {
+        let exists = state
+            .balances()
+            .iter()
+            .any(|balance| balance.kind == kind && balance.owner == owner && balance.currency == currency);
+        let planned = new_balances
+            .iter()
+            .any(|(k, o, _, c)| *k == kind && *o == owner && c == currency);
+        if !exists && !planned {
+            new_balances.push((kind, owner, partner.to_owned(), currency.to_owned()));
+        }
+    };
+    for program in programs {
+        let funding_kind = match program.funding {
+            FundingModel::PartnerCredit => BalanceKind::PartnerCredit,
+            FundingModel::PartnerDeposit => BalanceKind::PartnerDeposit,
+        };
+        need_balance(
+            funding_kind,
+            Owner::Partner(program.partner.clone()),
+            &program.partner,
+            &program.currency,
+        );
+        need_balance(
+            BalanceKind::System,
+            Owner::System(SETTLEMENT.to_owned()),
+            PLATFORM_PARTNER,
+            &program.currency,
+        );
+        if program.funding == FundingModel::PartnerDeposit {
+            let clearing = Owner::System(clearing_purpose(&program.partner));
+            need_balance(BalanceKind::System, clearing, &program.partner, &program.currency);
+        }
+    }
+    for (kind, owner, partner_id, currency) in new_balances {
+        submission.push(Change::InsertBalance(Balance {
+            id: state.next_id(crate::state::IdKind::Balance),
+            kind,
+            owner,
+            partner_id,
+            currency,
+            ledger: 0,
+            held: 0,
+            state: BalanceState::Active,
+            low_balance_threshold: None,
+            created_at: now,
+        }));
+    }
+    let platform = std::iter::once(PLATFORM_PARTNER);
+    for partner in platform.chain(programs.iter().map(|program| program.partner.as_str())) {
+        if state.partner(partner).is_none()
+            && !submission
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::UpsertPartner(p) if p.id == partner))
+        {
+            submission.push(Change::UpsertPartner(Partner {
+                id: partner.to_owned(),
+                name: partner.to_owned(),
+                created_at: now,
+            }));
+        }
+    }
+    for program in programs {
+        let wanted = Program {
+            id: program.id.clone(),
+            partner_id: program.partner.clone(),
+            bin: program.bin.clone(),
+            currency: program.currency.clone(),
+            funding: program.funding,
+            validity_months: program.validity_months,
+        };
+        if state.program(&program.id).map(|entry| entry.program.clone()) != Some(wanted.clone()) {
+            submission.push(Change::UpsertProgram(wanted));
+        }
+    }
+    submission
 }

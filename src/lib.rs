@@ -8,14 +8,24 @@
 //! - [`iso8583`]: the ISO 8583 codec (spec file → field tables, zero-copy decode, encode). No I/O.
 //! - [`network`]: the TCP server: framing, connection cap, pipelining. Knows nothing of money.
 //! - [`authorization`]: the switch: action codes, dispatch by MTI, decisions.
+//! - [`balances`]: opening balances, external loads, transfers between balances.
+//! - [`cards`]: issuing cards (PAN, expiry, CVC2), lock/unlock, link/activate, PINs.
+//! - [`crypto`]: card data at rest (AES-256-GCM), look-up hashes (HMAC), PIN blocks (3DES).
 //! - [`money`]: ISO 4217 currencies, exact amounts, minor units.
+//! - [`state`]: the shared in-memory state (cards, balances, holds, answers) and its group-committing journal.
+//! - [`store`]: the database under the state (PostgreSQL or SQLite): migrations, start-up load, batch commit.
 //! - [`http`]: the HTTP listener (health, metrics).
 //! - [`telemetry`]: logs and metrics set-up.
 pub mod app;
 pub mod authorization;
+pub mod balances;
+pub mod cards;
 pub mod config;
+pub mod crypto;
 pub mod http;
 pub mod iso8583;
 pub mod money;
 pub mod network;
+pub mod state;
+pub mod store;
 pub mod telemetry;

@@ -42,6 +42,8 @@ pub enum DecodeErrorKind {
     NotInSpec,
     /// A third bitmap was announced; the spec format has none.
     TertiaryBitmap,
+    /// The secondary bitmap is present but announces no data element (DE 65–128).
+    EmptySecondaryBitmap,
     /// A variable-length prefix is not a number in its encoding.
     InvalidLengthPrefix,
     /// A variable-length field is longer than the spec allows.
@@ -64,12 +66,18 @@ impl fmt::Display for DecodeErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DecodeErrorKind::Truncated { needed, available } => {
-                write!(f, "message ends inside the field (needs {needed} bytes, {available} left)")
+                write!(
+                    f,
+                    "message ends inside the field (needs {needed} bytes, {available} left)"
+                )
             }
             DecodeErrorKind::UnknownMti => f.write_str("message type not defined by the spec"),
             DecodeErrorKind::InvalidMti => f.write_str("message type is not four digits"),
             DecodeErrorKind::NotInSpec => f.write_str("present in the bitmap but not defined by the spec"),
             DecodeErrorKind::TertiaryBitmap => f.write_str("a tertiary bitmap is not supported"),
+            DecodeErrorKind::EmptySecondaryBitmap => {
+                f.write_str("present but announces no data element from 65 to 128")
+            }
             DecodeErrorKind::InvalidLengthPrefix => f.write_str("length prefix is not a number"),
             DecodeErrorKind::TooLong { max, found } => {
                 write!(f, "length {found} exceeds the maximum {max}")

@@ -1,0 +1,141 @@
+//! Balances: opening them and moving money into them.
+//!
+//! Every operation here is one durable submission through the state's
+//! journal; it returns once the change is committed.
+
+use crate::state::{
+    Balance, BalanceId, BalanceKind, BalanceState, Change, IdKind, JournalError, Owner, Release, State, Submission,
+    Transfer, TransferKind,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BalanceError {
+    #[error("balance not found")]
+    NotFound,
+    #[error("currency {0:?} is not a known ISO 4217 code")]
+    UnknownCurrency(String),
+    #[error("amount must be positive")]
+    InvalidAmount,
+    #[error("balance is not active")]
+    NotActive,
+    #[error("the funding balance has insufficient funds")]
+    InsufficientFunds,
+    #[error("balances are in different currencies")]
+    CurrencyMismatch,
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Opens a balance at zero.
+pub async fn open(
+    state: &State,
+    kind: BalanceKind,
+    owner: Owner,
+    partner_id: &str,
+    currency: &str,
+) -> Result<Balance, BalanceError> {
+    if crate::money::Currency::from_code(currency).is_none() {
+        return Err(BalanceError::UnknownCurrency(currency.to_owned()));
+    }
+    let balance = Balance {
+        id: state.next_id(IdKind::Balance),
+        kind,
+        owner,
+        partner_id: partner_id.to_owned(),
+        currency: currency.to_owned(),
+        ledger: 0,
+        held: 0,
+        state: BalanceState::Active,
+        low_balance_threshold: None,
+        created_at: state.now_ms(),
+    };
+    let mut submission = Submission::default();
+    submission.push(Change::InsertBalance(balance.clone()));
+    state.submit(submission).await?;
+    Ok(balance)
+}
+
+/// Records money arriving from outside the platform (a partner's bank
+/// transfer, entered by an operator): the only way money enters.
+pub async fn load_external(state: &State, balance_id: BalanceId, amount: i64) -> Result<(), BalanceError> {
+    if amount <= 0 {
+        return Err(BalanceError::InvalidAmount);
+    }
+    state.balance(balance_id).ok_or(BalanceError::NotFound)?;
+    let mut submission = Submission::default();
+    submission
+        .push(Change::InsertTransfer(Transfer {
+            id: state.next_id(IdKind::Transfer),
+            kind: TransferKind::ExternalLoad,
+            debit_balance_id: None,
+            credit_balance_id: balance_id,
+            amount,
+            transaction: None,
+            hold_id: None,
+            created_at: state.now_ms(),
+        }))
+        .push(Change::BalanceDelta {
+            balance_id,
+            ledger: amount,
+            held: 0,
+        });
+    state.submit(submission).await?;
+    Ok(())
+}
+
+/// Moves `amount` from one balance to another (e.g. a partner credit balance
+/// reloading a user balance), all or nothing: a short source changes nothing.
+pub async fn transfer(
+    state: &State,
+    from: BalanceId,
+    to: BalanceId,
+    amount: i64,
+    kind: TransferKind,
+) -> Result<(), BalanceError> {
+    if amount <= 0 {
+        return Err(BalanceError::InvalidAmount);
+    }
+    let source = state.balance(from).ok_or(BalanceError::NotFound)?;
+    let target = state.balance(to).ok_or(BalanceError::NotFound)?;
+    if source.currency != target.currency {
+        return Err(BalanceError::CurrencyMismatch);
+    }
+    {
+        let mut money = source.lock();
+        if money.state != BalanceState::Active {
+            return Err(BalanceError::NotActive);
+        }
+        if money.spendable() < amount {
+            return Err(BalanceError::InsufficientFunds);
+        }
+        money.reserved += amount;
+    }
+    let mut submission = Submission::default();
+    submission
+        .push(Change::InsertTransfer(Transfer {
+            id: state.next_id(IdKind::Transfer),
+            kind,
+            debit_balance_id: Some(from),
+            credit_balance_id: to,
+            amount,
+            transaction: None,
+            hold_id: None,
+            created_at: state.now_ms(),
+        }))
+        .push(Change::BalanceDelta {
+            balance_id: from,
+            ledger: -amount,
+            held: 0,
+        })
+        .push(Change::BalanceDelta {
+            balance_id: to,
+            ledger: amount,
+            held: 0,
+        })
+        .release(Release::Funds {
+            balance: source,
+            amount,
+        });
+    state.submit(submission).await?;
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Changes: the journal's records. Every change of state, from the switch or
+//! the HTTP API, is one of these, made durable by the store before anyone is
+//! told it happened and then applied to memory.
+//!
+//! Money changes are deltas (`BalanceDelta`), never absolute values, so the
+//! order of commits cannot lose one; row updates carry the row's whole new
+//! mutable state, so the last one committed wins.
+
+use super::model::*;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    UpsertPartner(Partner),
+    UpsertProgram(Program),
+    InsertCustomer(Customer),
+    UpdateCustomerKyc {
+        customer_id: CustomerId,
+        kyc_status: KycStatus,
+    },
+    InsertCorporation(Corporation),
+    UpdateCorporationKyb {
+        corporation_id: CorporationId,
+        kyb_status: KybStatus,
+    },
+    InsertBalance(Balance),
+    /// Adds to a balance's ledger and held amounts.
+    BalanceDelta {
+        balance_id: BalanceId,
+        ledger: i64,
+        held: i64,
+    },
+    UpdateBalanceState {
+        balance_id: BalanceId,
+        state: BalanceState,
+    },
+    InsertCard(Card),
+    UpdateCard(CardUpdate),
+    InsertHold(Hold),
+    UpdateHold {
+        hold_id: HoldId,
+        remaining: i64,
+        status: HoldStatus,
+    },
+    InsertTransfer(Transfer),
+    RecordAnswer(RecordedAnswer),
+    /// Forgets recorded answers older than the retention window.
+    ForgetAnswersBefore(TimestampMs),
+}

@@ -1,0 +1,647 @@
+//! The state both faces of Antaca share: cards, balances, holds and recorded
+//! answers in memory, every change made durable through one journal.
+//!
+//! # The interface
+//! - [`State::open`] loads everything from the store and starts the journal;
+//!   nothing is served before it returns.
+//! - Reads: [`State::card_by_pan`], [`State::balance`], [`State::hold_by_transaction`],
+//!   [`State::program`], … return cells; lock a cell for nanoseconds, never across `.await`.
+//! - Changes: build a [`Submission`] (changes + what to release), [`State::submit`] it,
+//!   await the [`Receipt`]. Memory changes only once the batch committed; until then a
+//!   decision's effect is visible to other decisions only as reserved funds, a pending
+//!   card update or a busy hold (see [`memory`]).
+//! - Duplicates: [`State::claim`] a transaction identity before deciding; a second
+//!   request with the same identity gets the first one's answer.
+//! - Money is conserved: [`State::check_invariants`] verifies held amounts
+//!   against open holds and, per currency, total ledger against external loads.
+
+pub mod change;
+pub mod journal;
+pub mod memory;
+pub mod model;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use dashmap::DashMap;
+use tokio::sync::Notify;
+
+pub use change::Change;
+pub use journal::{Journal, JournalError, JournalLimits, Receipt, Release, Submission};
+pub use memory::{AnswerSlot, BalanceCell, BalanceMoney, CardCell, HoldCell};
+pub use model::*;
+
+use crate::crypto::CardKeys;
+use journal::{Applier, CommitTarget};
+
+/// Where time comes from; decisions receive `now` from it (tests inject their own).
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
+    fn now_ms(&self) -> TimestampMs;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> TimestampMs {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// A clock that moves only when told (tests, simulation).
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(now_ms: TimestampMs) -> Self {
+        Self(AtomicI64::new(now_ms))
+    }
+    pub fn set(&self, now_ms: TimestampMs) {
+        self.0.store(now_ms, Ordering::SeqCst);
+    }
+    pub fn advance(&self, by_ms: i64) {
+        self.0.fetch_add(by_ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> TimestampMs {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A program with the balances its transactions touch besides the user's.
+#[derive(Debug, Clone)]
+pub struct ProgramEntry {
+    pub program: Program,
+    pub currency_numeric: u16,
+    /// The partner's credit or deposit balance in the program's currency.
+    pub funding_balance: BalanceId,
+    /// The network settlement account (the other side of card spend).
+    pub settlement_balance: BalanceId,
+    /// Deposit model: the partner clearing account (the other side of user-fund debits).
+    pub clearing_balance: Option<BalanceId>,
+}
+
+/// Id sequences, continued from the highest id in the store.
+#[derive(Debug, Default)]
+struct Ids {
+    balance: AtomicI64,
+    card: AtomicI64,
+    hold: AtomicI64,
+    customer: AtomicI64,
+    corporation: AtomicI64,
+    transfer: AtomicI64,
+}
+
+/// Which id sequence.
+#[derive(Debug, Clone, Copy)]
+pub enum IdKind {
+    Balance,
+    Card,
+    Hold,
+    Customer,
+    Corporation,
+    Transfer,
+}
+
+#[derive(Debug, Default)]
+struct Memory {
+    partners: DashMap<String, Partner>,
+    programs: DashMap<String, Arc<ProgramEntry>>,
+    customers: DashMap<CustomerId, Customer>,
+    corporations: DashMap<CorporationId, Corporation>,
+    balances: DashMap<BalanceId, Arc<BalanceCell>>,
+    cards: DashMap<CardId, Arc<CardCell>>,
+    card_by_pan: DashMap<[u8; 32], CardId>,
+    holds: DashMap<HoldId, Arc<HoldCell>>,
+    hold_by_transaction: DashMap<TransactionId, HoldId>,
+    answers: DashMap<TransactionId, AnswerSlot>,
+    /// Money brought in from outside, per currency: the conserved total.
+    external_loads: DashMap<String, i64>,
+    ids: Ids,
+}
+
+/// The shared state. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct State {
+    memory: Arc<Memory>,
+    journal: Journal,
+    keys: CardKeys,
+    clock: Arc<dyn Clock>,
+}
+
+/// What `claim` found for a transaction identity.
+#[derive(Debug)]
+pub enum Claim {
+    /// First time seen: decide, and include `Release::Answer` in the submission.
+    /// Dropping the guard without submitting frees the identity again.
+    New(ClaimGuard),
+    /// Already answered: answer the same.
+    Answered(RecordedAnswer),
+}
+
+/// Holds a claimed transaction identity until its answer is durable or abandoned.
+#[derive(Debug)]
+pub struct ClaimGuard {
+    memory: Arc<Memory>,
+    transaction: TransactionId,
+    armed: bool,
+}
+
+impl ClaimGuard {
+    /// Hands the identity to a submission: the journal frees or finalizes it.
+    pub fn into_release(mut self) -> Release {
+        self.armed = false;
+        Release::Answer(self.transaction)
+    }
+
+    pub fn transaction(&self) -> TransactionId {
+        self.transaction
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.memory.free_answer(&self.transaction);
+        }
+    }
+}
+
+/// Everything loaded at start-up.
+#[derive(Debug, Default)]
+pub struct LoadedState {
+    pub partners: Vec<Partner>,
+    pub programs: Vec<Program>,
+    pub customers: Vec<Customer>,
+    pub corporations: Vec<Corporation>,
+    pub balances: Vec<Balance>,
+    pub cards: Vec<Card>,
+    pub holds: Vec<Hold>,
+    pub answers: Vec<RecordedAnswer>,
+    /// Sum of external loads per currency (the conserved totals).
+    pub external_loads: HashMap<String, i64>,
+    pub max_ids: [i64; 6],
+}
+
+impl State {
+    /// Builds memory from what the store holds and starts the journal.
+    pub fn open(
+        loaded: LoadedState,
+        target: Arc<dyn CommitTarget>,
+        limits: JournalLimits,
+        keys: CardKeys,
+        clock: Arc<dyn Clock>,
+    ) -> (State, tokio::task::JoinHandle<()>) {
+        let memory = Arc::new(Memory::default());
+        memory.load(loaded);
+        let (journal, task) = Journal::start(target, memory.clone(), limits);
+        (
+            State {
+                memory,
+                journal,
+                keys,
+                clock,
+            },
+            task,
+        )
+    }
+
+    pub fn now_ms(&self) -> TimestampMs {
+        self.clock.now_ms()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn keys(&self) -> &CardKeys {
+        &self.keys
+    }
+
+    pub fn next_id(&self, kind: IdKind) -> i64 {
+        let ids = &self.memory.ids;
+        let counter = match kind {
+            IdKind::Balance => &ids.balance,
+            IdKind::Card => &ids.card,
+            IdKind::Hold => &ids.hold,
+            IdKind::Customer => &ids.customer,
+            IdKind::Corporation => &ids.corporation,
+            IdKind::Transfer => &ids.transfer,
+        };
+        counter.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Queues a submission; the receipt resolves once it is durable and applied.
+    pub fn submit(&self, submission: Submission) -> Receipt {
+        assert_conserved(&submission.changes);
+        self.journal.submit(submission, self.memory.as_ref())
+    }
+
+    /// A card by its PAN (ASCII digits), found through the keyed hash.
+    pub fn card_by_pan(&self, pan: &[u8]) -> Option<Arc<CardCell>> {
+        let hash = self.keys.pan_hash(pan);
+        let id = *self.memory.card_by_pan.get(&hash)?;
+        self.card(id)
+    }
+
+    pub fn card(&self, id: CardId) -> Option<Arc<CardCell>> {
+        self.memory.cards.get(&id).map(|cell| cell.clone())
+    }
+
+    pub fn balance(&self, id: BalanceId) -> Option<Arc<BalanceCell>> {
+        self.memory.balances.get(&id).map(|cell| cell.clone())
+    }
+
+    pub fn program(&self, id: &str) -> Option<Arc<ProgramEntry>> {
+        self.memory.programs.get(id).map(|entry| entry.clone())
+    }
+
+    pub fn programs(&self) -> Vec<Arc<ProgramEntry>> {
+        self.memory.programs.iter().map(|entry| entry.clone()).collect()
+    }
+
+    pub fn partner(&self, id: &str) -> Option<Partner> {
+        self.memory.partners.get(id).map(|entry| entry.clone())
+    }
+
+    pub fn customer(&self, id: CustomerId) -> Option<Customer> {
+        self.memory.customers.get(&id).map(|entry| entry.clone())
+    }
+
+    pub fn corporation(&self, id: CorporationId) -> Option<Corporation> {
+        self.memory.corporations.get(&id).map(|entry| entry.clone())
+    }
+
+    pub fn hold(&self, id: HoldId) -> Option<Arc<HoldCell>> {
+        self.memory.holds.get(&id).map(|cell| cell.clone())
+    }
+
+    pub fn hold_by_transaction(&self, transaction: &TransactionId) -> Option<Arc<HoldCell>> {
+        let id = *self.memory.hold_by_transaction.get(transaction)?;
+        self.hold(id)
+    }
+
+    /// Open holds whose expiry time has passed.
+    pub fn expired_holds(&self, now: TimestampMs) -> Vec<Arc<HoldCell>> {
+        self.memory
+            .holds
+            .iter()
+            .filter(|cell| {
+                let entry = cell.lock();
+                entry.hold.status == HoldStatus::Open && entry.hold.expires_at <= now
+            })
+            .map(|cell| cell.clone())
+            .collect()
+    }
+
+    /// Every balance as committed (for the API, the auditor and tests).
+    pub fn balances(&self) -> Vec<Balance> {
+        let mut balances: Vec<Balance> = self.memory.balances.iter().map(|cell| cell.snapshot()).collect();
+        balances.sort_by_key(|balance| balance.id);
+        balances
+    }
+
+    /// A balance by its purpose for system accounts, e.g. ("settlement", "EUR").
+    pub fn system_balance(&self, purpose: &str, currency: &str) -> Option<BalanceId> {
+        self.memory
+            .balances
+            .iter()
+            .find(|cell| cell.currency == currency && cell.owner == Owner::System(purpose.to_owned()))
+            .map(|cell| cell.id)
+    }
+
+    /// Claims a transaction identity: the first request gets `New`; a
+    /// duplicate waits while the first is in flight, then gets its answer.
+    pub async fn claim(&self, transaction: TransactionId) -> Claim {
+        loop {
+            let waiting = match self.memory.answers.entry(transaction) {
+                dashmap::Entry::Vacant(vacant) => {
+                    vacant.insert(AnswerSlot::Pending(Arc::new(Notify::new())));
+                    return Claim::New(ClaimGuard {
+                        memory: self.memory.clone(),
+                        transaction,
+                        armed: true,
+                    });
+                }
+                dashmap::Entry::Occupied(occupied) => match occupied.get() {
+                    AnswerSlot::Final(answer) => return Claim::Answered(answer.clone()),
+                    AnswerSlot::Pending(notify) => notify.clone(),
+                },
+            };
+            let notified = waiting.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // The first request may have finished before we enabled: look again.
+            let still_pending = matches!(
+                self.memory.answers.get(&transaction).as_deref(),
+                Some(AnswerSlot::Pending(notify)) if Arc::ptr_eq(notify, &waiting)
+            );
+            if still_pending {
+                notified.await;
+            }
+        }
+    }
+
+    /// Verifies the money invariants over all of memory; returns what is wrong.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut held_by_balance: HashMap<BalanceId, i64> = HashMap::new();
+        for cell in self.memory.holds.iter() {
+            let entry = cell.lock();
+            if entry.hold.status == HoldStatus::Open {
+                *held_by_balance.entry(entry.hold.user_balance_id).or_default() += entry.hold.remaining;
+                if let Some(partner) = entry.hold.partner_balance_id {
+                    *held_by_balance.entry(partner).or_default() += entry.hold.remaining;
+                }
+            }
+        }
+        let mut ledger_by_currency: HashMap<String, i64> = HashMap::new();
+        for cell in self.memory.balances.iter() {
+            let money = cell.lock();
+            let expected = held_by_balance.get(&cell.id).copied().unwrap_or(0);
+            if money.held != expected {
+                return Err(format!(
+                    "balance {}: held {} but open holds sum to {}",
+                    cell.id, money.held, expected
+                ));
+            }
+            *ledger_by_currency.entry(cell.currency.clone()).or_default() += money.ledger;
+        }
+        for (currency, total) in ledger_by_currency {
+            let loaded = self.memory.external_loads.get(&currency).map_or(0, |value| *value);
+            if total != loaded {
+                return Err(format!(
+                    "{currency}: balances total {total} but external loads total {loaded}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of cards, balances and open holds in memory (for start-up logs).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (
+            self.memory.cards.len(),
+            self.memory.balances.len(),
+            self.memory.holds.len(),
+        )
+    }
+}
+
+/// Within one submission, ledger deltas per currency must equal the external
+/// loads it records: money moves between balances, it is not made or lost.
+fn assert_conserved(changes: &[Change]) {
+    let ledger: i64 = changes
+        .iter()
+        .map(|change| match change {
+            Change::BalanceDelta { ledger, .. } => *ledger,
+            _ => 0,
+        })
+        .sum();
+    let loads: i64 = changes
+        .iter()
+        .map(|change| match change {
+            Change::InsertTransfer(transfer) if transfer.kind == TransferKind::ExternalLoad => transfer.amount,
+            _ => 0,
+        })
+        .sum();
+    // Amounts of different currencies never meet in one submission's deltas
+    // except through loads, which this sum accounts for.
+    assert_eq!(ledger, loads, "a submission creates or destroys money");
+}
+
+impl Memory {
+    fn load(&self, loaded: LoadedState) {
+        for partner in loaded.partners {
+            self.partners.insert(partner.id.clone(), partner);
+        }
+        for customer in loaded.customers {
+            self.customers.insert(customer.id, customer);
+        }
+        for corporation in loaded.corporations {
+            self.corporations.insert(corporation.id, corporation);
+        }
+        for balance in &loaded.balances {
+            self.balances.insert(balance.id, Arc::new(BalanceCell::new(balance)));
+        }
+        for program in loaded.programs {
+            self.index_program(program);
+        }
+        for card in loaded.cards {
+            self.card_by_pan.insert(card.pan_hash, card.id);
+            self.cards.insert(card.id, Arc::new(CardCell::new(card)));
+        }
+        for hold in loaded.holds {
+            self.hold_by_transaction.insert(hold.transaction, hold.id);
+            self.holds.insert(hold.id, Arc::new(HoldCell::new(hold)));
+        }
+        for answer in loaded.answers {
+            self.answers.insert(answer.transaction, AnswerSlot::Final(answer));
+        }
+        for (currency, total) in loaded.external_loads {
+            self.external_loads.insert(currency, total);
+        }
+        let [balance, card, hold, customer, corporation, transfer] = loaded.max_ids;
+        self.ids.balance.store(balance, Ordering::Relaxed);
+        self.ids.card.store(card, Ordering::Relaxed);
+        self.ids.hold.store(hold, Ordering::Relaxed);
+        self.ids.customer.store(customer, Ordering::Relaxed);
+        self.ids.corporation.store(corporation, Ordering::Relaxed);
+        self.ids.transfer.store(transfer, Ordering::Relaxed);
+    }
+
+    /// Indexes a program with its funding and system balances, when they exist.
+    fn index_program(&self, program: Program) {
+        let find = |predicate: &dyn Fn(&BalanceCell) -> bool| {
+            self.balances.iter().find(|cell| predicate(cell)).map(|cell| cell.id)
+        };
+        let funding_kind = match program.funding {
+            FundingModel::PartnerCredit => BalanceKind::PartnerCredit,
+            FundingModel::PartnerDeposit => BalanceKind::PartnerDeposit,
+        };
+        let funding = find(&|cell| {
+            cell.kind == funding_kind && cell.partner_id == program.partner_id && cell.currency == program.currency
+        });
+        let settlement =
+            find(&|cell| cell.currency == program.currency && cell.owner == Owner::System(SETTLEMENT.to_owned()));
+        let clearing_owner = Owner::System(clearing_purpose(&program.partner_id));
+        let clearing = find(&|cell| cell.currency == program.currency && cell.owner == clearing_owner);
+        let currency_numeric = crate::money::Currency::from_code(&program.currency).map_or(0, |c| c.numeric);
+        if let (Some(funding_balance), Some(settlement_balance)) = (funding, settlement) {
+            let entry = ProgramEntry {
+                clearing_balance: if program.funding == FundingModel::PartnerDeposit {
+                    clearing
+                } else {
+                    None
+                },
+                program: program.clone(),
+                currency_numeric,
+                funding_balance,
+                settlement_balance,
+            };
+            self.programs.insert(program.id.clone(), Arc::new(entry));
+        } else {
+            tracing::warn!(program = %program.id, "program has no funding or settlement balance yet; not indexed");
+        }
+    }
+
+    fn free_answer(&self, transaction: &TransactionId) {
+        if let Some((_, AnswerSlot::Pending(notify))) = self
+            .answers
+            .remove_if(transaction, |_, slot| matches!(slot, AnswerSlot::Pending(_)))
+        {
+            notify.notify_waiters();
+        }
+    }
+
+    fn apply_one(&self, change: &Change) {
+        match change {
+            Change::UpsertPartner(partner) => {
+                self.partners.insert(partner.id.clone(), partner.clone());
+            }
+            Change::UpsertProgram(program) => self.index_program(program.clone()),
+            Change::InsertCustomer(customer) => {
+                self.customers.insert(customer.id, customer.clone());
+            }
+            Change::UpdateCustomerKyc {
+                customer_id,
+                kyc_status,
+            } => {
+                if let Some(mut customer) = self.customers.get_mut(customer_id) {
+                    customer.kyc_status = *kyc_status;
+                }
+            }
+            Change::InsertCorporation(corporation) => {
+                self.corporations.insert(corporation.id, corporation.clone());
+            }
+            Change::UpdateCorporationKyb {
+                corporation_id,
+                kyb_status,
+            } => {
+                if let Some(mut corporation) = self.corporations.get_mut(corporation_id) {
+                    corporation.kyb_status = *kyb_status;
+                }
+            }
+            Change::InsertBalance(balance) => {
+                self.balances.insert(balance.id, Arc::new(BalanceCell::new(balance)));
+            }
+            Change::BalanceDelta {
+                balance_id,
+                ledger,
+                held,
+            } => {
+                let cell = self.balances.get(balance_id).map(|cell| cell.clone());
+                let cell = cell.expect("a committed delta names a balance in memory");
+                let mut money = cell.lock();
+                money.ledger += ledger;
+                money.held += held;
+                assert!(money.held >= 0, "balance {balance_id}: held went negative");
+            }
+            Change::UpdateBalanceState { balance_id, state } => {
+                if let Some(cell) = self.balances.get(balance_id) {
+                    cell.lock().state = *state;
+                }
+            }
+            Change::InsertCard(card) => {
+                self.card_by_pan.insert(card.pan_hash, card.id);
+                self.cards.insert(card.id, Arc::new(CardCell::new(card.clone())));
+            }
+            Change::UpdateCard(update) => {
+                if let Some(cell) = self.cards.get(&update.card_id) {
+                    let mut entry = cell.lock();
+                    entry.card.status = update.status;
+                    entry.card.cvc_encrypted = update.cvc_encrypted.clone();
+                    entry.card.pin_verification = update.pin_verification;
+                    entry.card.pin_tries = update.pin_tries;
+                }
+            }
+            Change::InsertHold(hold) => {
+                self.hold_by_transaction.insert(hold.transaction, hold.id);
+                self.holds.insert(hold.id, Arc::new(HoldCell::new(hold.clone())));
+            }
+            Change::UpdateHold {
+                hold_id,
+                remaining,
+                status,
+            } => {
+                if let Some(cell) = self.holds.get(hold_id) {
+                    let mut entry = cell.lock();
+                    entry.hold.remaining = *remaining;
+                    entry.hold.status = *status;
+                }
+            }
+            Change::InsertTransfer(transfer) => {
+                if transfer.kind == TransferKind::ExternalLoad {
+                    let currency = self
+                        .balances
+                        .get(&transfer.credit_balance_id)
+                        .map(|cell| cell.currency.clone());
+                    if let Some(currency) = currency {
+                        *self.external_loads.entry(currency).or_default() += transfer.amount;
+                    }
+                }
+            }
+            Change::RecordAnswer(answer) => {
+                let previous = self
+                    .answers
+                    .insert(answer.transaction, AnswerSlot::Final(answer.clone()));
+                if let Some(AnswerSlot::Pending(notify)) = previous {
+                    notify.notify_waiters();
+                }
+            }
+            Change::ForgetAnswersBefore(cutoff) => {
+                self.answers.retain(|_, slot| match slot {
+                    AnswerSlot::Final(answer) => answer.created_at >= *cutoff,
+                    AnswerSlot::Pending(_) => true,
+                });
+            }
+        }
+    }
+}
+
+impl Applier for Memory {
+    fn apply(&self, changes: &[Change]) {
+        for change in changes {
+            self.apply_one(change);
+        }
+    }
+
+    fn release(&self, releases: Vec<Release>, _committed: bool) {
+        for release in releases {
+            match release {
+                Release::Funds { balance, amount } => {
+                    let mut money = balance.lock();
+                    money.reserved -= amount;
+                    assert!(
+                        money.reserved >= 0,
+                        "balance {}: reservations went negative",
+                        balance.id
+                    );
+                }
+                Release::Card(cell) => {
+                    cell.lock().pending = None;
+                    cell.changed.notify_waiters();
+                }
+                Release::Hold(cell) => {
+                    cell.lock().busy = false;
+                    cell.changed.notify_waiters();
+                }
+                // Committed: `RecordAnswer` made the slot final. Failed: free the identity.
+                Release::Answer(transaction) => self.free_answer(&transaction),
+            }
+        }
+    }
+}
+
+/// The partner that owns the platform's own (system) accounts.
+pub const PLATFORM_PARTNER: &str = "antaca";
+
+/// System account purposes.
+pub const SETTLEMENT: &str = "settlement";
+
+/// The deposit-model clearing account of a partner.
+pub fn clearing_purpose(partner_id: &str) -> String {
+    format!("clearing:{partner_id}")
+}

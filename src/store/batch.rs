@@ -1,0 +1,246 @@
+//! A batch of changes sorted into what each table receives, in the order that keeps references valid
+//! (a card's balance is written before the card). Both backends write from this; only the SQL differs.
+//!
+//! Within one batch: balance deltas are summed per balance (one row update each, however many holds
+//! touched the balance); for row updates and upserts the last change of a row wins, as it would had
+//! the changes been applied one by one. Rows are sorted by id so that concurrent writers, if there
+//! ever are several, lock rows in one order and cannot deadlock.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use super::StoreError;
+use crate::state::change::Change;
+use crate::state::model::*;
+
+/// The rows of one batch, by table, in writing order.
+#[derive(Debug, Default)]
+pub(crate) struct Batch<'a> {
+    pub partners: Vec<&'a Partner>,
+    pub programs: Vec<&'a Program>,
+    pub customers: Vec<&'a Customer>,
+    pub customer_kyc: Vec<(CustomerId, KycStatus)>,
+    pub corporations: Vec<&'a Corporation>,
+    pub corporation_kyb: Vec<(CorporationId, KybStatus)>,
+    pub balances: Vec<&'a Balance>,
+    pub balance_deltas: Vec<BalanceDelta>,
+    pub balance_states: Vec<(BalanceId, BalanceState)>,
+    pub cards: Vec<&'a Card>,
+    pub card_updates: Vec<&'a CardUpdate>,
+    pub holds: Vec<&'a Hold>,
+    pub hold_updates: Vec<HoldUpdate>,
+    pub transfers: Vec<&'a Transfer>,
+    pub answers: Vec<&'a RecordedAnswer>,
+    /// Forget recorded answers created before this (the latest cutoff of the batch).
+    pub forget_answers_before: Option<TimestampMs>,
+}
+
+/// The sum of a batch's deltas on one balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BalanceDelta {
+    pub balance_id: BalanceId,
+    pub ledger: i64,
+    pub held: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HoldUpdate {
+    pub hold_id: HoldId,
+    pub remaining: i64,
+    pub status: HoldStatus,
+}
+
+impl<'a> Batch<'a> {
+    pub fn new(changes: &'a [Change]) -> Result<Batch<'a>, StoreError> {
+        let mut batch = Batch::default();
+        let mut partners = LastById::default();
+        let mut programs = LastById::default();
+        let mut customer_kyc = LastById::default();
+        let mut corporation_kyb = LastById::default();
+        let mut deltas: HashMap<BalanceId, BalanceDelta> = HashMap::new();
+        let mut balance_states = LastById::default();
+        let mut card_updates = LastById::default();
+        let mut hold_updates = LastById::default();
+        for change in changes {
+            match change {
+                Change::UpsertPartner(partner) => partners.put(partner.id.as_str(), partner),
+                Change::UpsertProgram(program) => programs.put(program.id.as_str(), program),
+                Change::InsertCustomer(customer) => batch.customers.push(customer),
+                Change::UpdateCustomerKyc {
+                    customer_id,
+                    kyc_status,
+                } => customer_kyc.put(*customer_id, (*customer_id, *kyc_status)),
+                Change::InsertCorporation(corporation) => batch.corporations.push(corporation),
+                Change::UpdateCorporationKyb {
+                    corporation_id,
+                    kyb_status,
+                } => corporation_kyb.put(*corporation_id, (*corporation_id, *kyb_status)),
+                Change::InsertBalance(balance) => batch.balances.push(balance),
+                Change::BalanceDelta {
+                    balance_id,
+                    ledger,
+                    held,
+                } => {
+                    let sum = deltas.entry(*balance_id).or_insert(BalanceDelta {
+                        balance_id: *balance_id,
+                        ledger: 0,
+                        held: 0,
+                    });
+                    sum.ledger = sum.ledger.checked_add(*ledger).ok_or(StoreError::Unstorable {
+                        table: "balances",
+                        column: "ledger",
+                    })?;
+                    sum.held = sum.held.checked_add(*held).ok_or(StoreError::Unstorable {
+                        table: "balances",
+                        column: "held",
+                    })?;
+                }
+                Change::UpdateBalanceState { balance_id, state } => {
+                    balance_states.put(*balance_id, (*balance_id, *state))
+                }
+                Change::InsertCard(card) => batch.cards.push(card),
+                Change::UpdateCard(update) => card_updates.put(update.card_id, update),
+                Change::InsertHold(hold) => batch.holds.push(hold),
+                Change::UpdateHold {
+                    hold_id,
+                    remaining,
+                    status,
+                } => hold_updates.put(
+                    *hold_id,
+                    HoldUpdate {
+                        hold_id: *hold_id,
+                        remaining: *remaining,
+                        status: *status,
+                    },
+                ),
+                Change::InsertTransfer(transfer) => batch.transfers.push(transfer),
+                Change::RecordAnswer(answer) => batch.answers.push(answer),
+                Change::ForgetAnswersBefore(cutoff) => {
+                    batch.forget_answers_before = batch.forget_answers_before.max(Some(*cutoff))
+                }
+            }
+        }
+        batch.partners = partners.into_sorted();
+        batch.programs = programs.into_sorted();
+        batch.customer_kyc = customer_kyc.into_sorted();
+        batch.corporation_kyb = corporation_kyb.into_sorted();
+        batch.balance_deltas = deltas.into_values().collect();
+        batch.balance_deltas.sort_unstable_by_key(|delta| delta.balance_id);
+        batch.balance_states = balance_states.into_sorted();
+        batch.card_updates = card_updates.into_sorted();
+        batch.hold_updates = hold_updates.into_sorted();
+        Ok(batch)
+    }
+}
+
+/// A value for a narrower column; out of range fails the batch.
+pub(crate) fn fits<T: TryFrom<i64>>(
+    value: impl Into<i64>,
+    table: &'static str,
+    column: &'static str,
+) -> Result<T, StoreError> {
+    T::try_from(value.into()).map_err(|_| StoreError::Unstorable { table, column })
+}
+
+/// Bytes for a TEXT column (action and approval codes).
+pub(crate) fn utf8<'a>(bytes: &'a [u8], table: &'static str, column: &'static str) -> Result<&'a str, StoreError> {
+    std::str::from_utf8(bytes).map_err(|_| StoreError::Unstorable { table, column })
+}
+
+/// An update must find every row it names; a missing one fails the whole batch.
+pub(crate) fn expect_rows(table: &'static str, expected: usize, found: u64) -> Result<(), StoreError> {
+    let expected = expected as u64;
+    if found == expected {
+        Ok(())
+    } else {
+        Err(StoreError::MissingRows { table, expected, found })
+    }
+}
+
+/// Keeps the last value put for each key.
+#[derive(Debug)]
+struct LastById<K, V> {
+    values: HashMap<K, V>,
+}
+
+impl<K, V> Default for LastById<K, V> {
+    fn default() -> Self {
+        LastById { values: HashMap::new() }
+    }
+}
+
+impl<K: Hash + Eq + Ord, V> LastById<K, V> {
+    fn put(&mut self, key: K, value: V) {
+        self.values.insert(key, value);
+    }
+
+    fn into_sorted(self) -> Vec<V> {
+        let mut entries: Vec<(K, V)> = self.values.into_iter().collect();
+        entries.sort_unstable_by(|(left, _), (right, _)| left.cmp(right));
+        entries.into_iter().map(|(_, value)| value).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_sum_and_last_update_wins() {
+        let changes = vec![
+            Change::BalanceDelta {
+                balance_id: 2,
+                ledger: 0,
+                held: 5,
+            },
+            Change::BalanceDelta {
+                balance_id: 1,
+                ledger: -3,
+                held: 1,
+            },
+            Change::BalanceDelta {
+                balance_id: 2,
+                ledger: 7,
+                held: -2,
+            },
+            Change::UpdateHold {
+                hold_id: 9,
+                remaining: 4,
+                status: HoldStatus::Open,
+            },
+            Change::UpdateHold {
+                hold_id: 9,
+                remaining: 0,
+                status: HoldStatus::Reversed,
+            },
+            Change::ForgetAnswersBefore(10),
+            Change::ForgetAnswersBefore(30),
+            Change::ForgetAnswersBefore(20),
+        ];
+        let batch = Batch::new(&changes).unwrap();
+        assert_eq!(
+            batch.balance_deltas,
+            vec![
+                BalanceDelta {
+                    balance_id: 1,
+                    ledger: -3,
+                    held: 1
+                },
+                BalanceDelta {
+                    balance_id: 2,
+                    ledger: 7,
+                    held: 3
+                },
+            ]
+        );
+        assert_eq!(
+            batch.hold_updates,
+            vec![HoldUpdate {
+                hold_id: 9,
+                remaining: 0,
+                status: HoldStatus::Reversed
+            }]
+        );
+        assert_eq!(batch.forget_answers_before, Some(30));
+    }
+}

@@ -1,0 +1,142 @@
+//! The store's errors. Their messages name tables, columns and constraints, never row contents: a
+//! database's own message is kept only where it carries no values (PostgreSQL puts the offending key
+//! in the error's *detail*, which is never shown; SQLite names only the columns).
+
+use sqlx::error::{DatabaseError, ErrorKind};
+use sqlx::migrate::MigrateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL: expected postgres://, postgresql:// or sqlite://")]
+    UnsupportedUrl,
+    /// The database cannot be reached now: connection refused or lost, pool timed out or closed,
+    /// database shutting down, SQLite file locked. The switch answers 9109, the API 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[source] MigrateError),
+    /// A row broke a constraint. `constraint` is the constraint's name (PostgreSQL) or the
+    /// database's message naming the columns (SQLite).
+    #[error("{kind} violated: {constraint}")]
+    Constraint {
+        kind: ConstraintKind,
+        constraint: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// An update named rows that do not exist (e.g. a delta for an unknown balance).
+    #[error("{table}: {expected} rows to update, {found} found")]
+    MissingRows {
+        table: &'static str,
+        expected: u64,
+        found: u64,
+    },
+    /// A value does not fit its column (e.g. a number beyond the column's range).
+    #[error("{table}.{column}: value does not fit the column")]
+    Unstorable { table: &'static str, column: &'static str },
+    /// A stored value does not read back into the model (unknown enumeration spelling, wrong length).
+    #[error("{table}.{column}: stored value cannot be read")]
+    Corrupt { table: &'static str, column: &'static str },
+    /// Any other database or driver error.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    Unique,
+    ForeignKey,
+    NotNull,
+    Check,
+}
+
+impl std::fmt::Display for ConstraintKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConstraintKind::Unique => "unique constraint",
+            ConstraintKind::ForeignKey => "foreign key",
+            ConstraintKind::NotNull => "not-null constraint",
+            ConstraintKind::Check => "check constraint",
+        })
+    }
+}
+
+impl StoreError {
+    /// True when the database could not be reached (as opposed to refusing what was written): the
+    /// request may succeed later unchanged.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        if is_unavailable(&error) {
+            return StoreError::Unavailable(error);
+        }
+        let sqlx::Error::Database(database) = &error else {
+            return StoreError::Database(error);
+        };
+        match constraint_kind(database.kind()) {
+            Some(kind) => StoreError::Constraint {
+                kind,
+                constraint: database.constraint().unwrap_or(database.message()).to_owned(),
+                source: error,
+            },
+            None => StoreError::Database(error),
+        }
+    }
+}
+
+impl From<MigrateError> for StoreError {
+    fn from(error: MigrateError) -> StoreError {
+        match error {
+            MigrateError::Execute(inner) if is_unavailable(&inner) => StoreError::Unavailable(inner),
+            other => StoreError::Migration(other),
+        }
+    }
+}
+
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => is_unavailable_code(database.as_ref()),
+        _ => false,
+    }
+}
+
+fn constraint_kind(kind: ErrorKind) -> Option<ConstraintKind> {
+    match kind {
+        ErrorKind::UniqueViolation => Some(ConstraintKind::Unique),
+        ErrorKind::ForeignKeyViolation => Some(ConstraintKind::ForeignKey),
+        ErrorKind::NotNullViolation => Some(ConstraintKind::NotNull),
+        ErrorKind::CheckViolation => Some(ConstraintKind::Check),
+        _ => None,
+    }
+}
+
+/// PostgreSQL: connection exceptions (class 08), the server shutting down or starting (57P01-57P03),
+/// too many connections, disk full. SQLite: busy or locked past the busy timeout, cannot open, disk full.
+fn is_unavailable_code(database: &dyn DatabaseError) -> bool {
+    let Some(code) = database.code() else {
+        return false;
+    };
+    if database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+        return code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "53100");
+    }
+    const SQLITE_BUSY: i32 = 5;
+    const SQLITE_LOCKED: i32 = 6;
+    const SQLITE_FULL: i32 = 13;
+    const SQLITE_CANTOPEN: i32 = 14;
+    // SQLite reports extended codes; the primary code is the low byte.
+    code.parse::<i32>().is_ok_and(|extended| {
+        matches!(
+            extended & 0xff,
+            SQLITE_BUSY | SQLITE_LOCKED | SQLITE_FULL | SQLITE_CANTOPEN
+        )
+    })
+}

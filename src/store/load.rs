@@ -1,0 +1,188 @@
+//! Reading whole tables, the same for both backends: rows are streamed and decoded as they arrive
+//! (never buffered as a result set), into vectors sized from the highest id in use. The two big tables,
+//! cards and balances, are read on their own connections and tasks, so their decoding runs on separate
+//! cores while the small tables are read.
+
+use std::future::Future;
+
+use futures_util::TryStreamExt;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{PgPool, SqlitePool};
+use tokio::task::JoinHandle;
+
+use super::rows::{self, Columns};
+use super::{MaxIds, Snapshot, StoreError};
+use crate::state::model::TimestampMs;
+
+/// The one parameter a read may bind.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Parameter<'a> {
+    None,
+    Int(i64),
+    Text(&'a str),
+}
+
+/// A pool rows can be streamed from.
+pub(crate) trait RowSource: Clone + Send + Sync + 'static {
+    type Row: Columns;
+
+    /// Calls `each` on every row of `sql` as it arrives.
+    fn for_each_row<'a, F>(
+        &'a self,
+        sql: &'static str,
+        parameter: Parameter<'a>,
+        each: F,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a
+    where
+        F: FnMut(&Self::Row) -> Result<(), StoreError> + Send + 'a;
+}
+
+macro_rules! row_source {
+    ($pool:ty, $row:ty) => {
+        impl RowSource for $pool {
+            type Row = $row;
+
+            fn for_each_row<'a, F>(
+                &'a self,
+                sql: &'static str,
+                parameter: Parameter<'a>,
+                mut each: F,
+            ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a
+            where
+                F: FnMut(&Self::Row) -> Result<(), StoreError> + Send + 'a,
+            {
+                async move {
+                    let query = sqlx::query(sql);
+                    let query = match parameter {
+                        Parameter::None => query,
+                        Parameter::Int(value) => query.bind(value),
+                        Parameter::Text(value) => query.bind(value),
+                    };
+                    let mut rows = query.fetch(self);
+                    while let Some(row) = rows.try_next().await? {
+                        each(&row)?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+
+row_source!(PgPool, PgRow);
+row_source!(SqlitePool, SqliteRow);
+
+/// Above this, a table's highest id is no longer taken as its row count (a sparse or hostile id must
+/// not reserve gigabytes); vectors then grow as usual.
+const CAPACITY_HINT_MAX: i64 = 1 << 24;
+
+/// Every row of `sql`, decoded.
+pub(crate) async fn collect<S: RowSource, T>(
+    source: &S,
+    sql: &'static str,
+    parameter: Parameter<'_>,
+    capacity: usize,
+    decode: fn(&S::Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError>
+where
+    T: Send,
+{
+    let mut values = Vec::with_capacity(capacity);
+    source
+        .for_each_row(sql, parameter, |row| {
+            values.push(decode(row)?);
+            Ok(())
+        })
+        .await?;
+    Ok(values)
+}
+
+pub(crate) async fn max_ids<S: RowSource>(source: &S) -> Result<MaxIds, StoreError> {
+    let mut max_ids = MaxIds::default();
+    source
+        .for_each_row(rows::MAX_IDS, Parameter::None, |row| {
+            max_ids = MaxIds {
+                balance: row.int(0)?,
+                card: row.int(1)?,
+                hold: row.int(2)?,
+                customer: row.int(3)?,
+                corporation: row.int(4)?,
+                transfer: row.int(5)?,
+            };
+            Ok(())
+        })
+        .await?;
+    Ok(max_ids)
+}
+
+pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampMs) -> Result<Snapshot, StoreError> {
+    let max_ids = max_ids(source).await?;
+    let capacity = |max_id: i64| max_id.clamp(0, CAPACITY_HINT_MAX) as usize;
+    let cards = spawn_collect(source, rows::CARDS, capacity(max_ids.card), rows::card);
+    let balances = spawn_collect(source, rows::BALANCES, capacity(max_ids.balance), rows::balance);
+    let partners = collect(source, rows::PARTNERS, Parameter::None, 0, rows::partner).await?;
+    let programs = collect(source, rows::PROGRAMS, Parameter::None, 0, rows::program).await?;
+    let customers = collect(
+        source,
+        rows::CUSTOMERS,
+        Parameter::None,
+        capacity(max_ids.customer),
+        rows::customer,
+    )
+    .await?;
+    let corporations = collect(source, rows::CORPORATIONS, Parameter::None, 0, rows::corporation).await?;
+    let open_holds = collect(source, rows::OPEN_HOLDS, Parameter::None, 0, rows::hold).await?;
+    let answers = collect(
+        source,
+        rows::ANSWERS_SINCE,
+        Parameter::Int(answers_since),
+        0,
+        rows::answer,
+    )
+    .await?;
+    Ok(Snapshot {
+        partners,
+        programs,
+        customers,
+        corporations,
+        balances: balances.join().await?,
+        cards: cards.join().await?,
+        holds: open_holds,
+        answers,
+        max_ids,
+    })
+}
+
+/// A table read on a task of its own; aborted if dropped unfinished (an earlier read failed).
+struct Spawned<T>(JoinHandle<Result<Vec<T>, StoreError>>);
+
+impl<T> Spawned<T> {
+    async fn join(mut self) -> Result<Vec<T>, StoreError> {
+        match (&mut self.0).await {
+            Ok(result) => result,
+            Err(error) => match error.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(error) => panic!("a store read task was cancelled: {error}"),
+            },
+        }
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn spawn_collect<S: RowSource, T: Send + 'static>(
+    source: &S,
+    sql: &'static str,
+    capacity: usize,
+    decode: fn(&S::Row) -> Result<T, StoreError>,
+) -> Spawned<T> {
+    let source = source.clone();
+    Spawned(tokio::spawn(async move {
+        collect(&source, sql, Parameter::None, capacity, decode).await
+    }))
+}

@@ -1,0 +1,199 @@
+//! The store: the database under the in-memory state. PostgreSQL in production, SQLite as the
+//! embedded default; both behind one [`Store`] with the same schema (`migrations/postgres`,
+//! `migrations/sqlite`), run at connection.
+//!
+//! The state uses three calls: [`Store::connect`], [`Store::load`] once at start-up (everything memory
+//! needs, with the highest ids in use so memory continues numbering), and [`Store::commit`] from the
+//! journal's group committer: one batch of [`Change`]s in one transaction, all or nothing. The other
+//! reads ([`Store::balances`], [`Store::holds`], [`Store::transfers`], [`Store::answer`]) are for
+//! tests and the auditor, never the hot path.
+//!
+//! Layout: `batch` sorts a batch's changes into rows per table (summing deltas, last update wins);
+//! `postgres` and `sqlite` write them (arrays + `UNNEST`, multi-row `VALUES`); `rows` and `load`
+//! read them back the same way for both; `codes` spells the enumerations.
+
+mod batch;
+mod codes;
+mod error;
+mod load;
+mod postgres;
+mod rows;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use sqlx::{PgPool, SqlitePool};
+
+pub use error::{ConstraintKind, StoreError};
+
+use batch::Batch;
+use load::{Parameter, RowSource};
+use rows::Columns;
+
+use crate::state::change::Change;
+use crate::state::model::*;
+
+/// A connection pool to one of the two databases. Cloning shares the pool.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Everything the in-memory state needs at start-up (in no particular order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub partners: Vec<Partner>,
+    pub programs: Vec<Program>,
+    pub customers: Vec<Customer>,
+    pub corporations: Vec<Corporation>,
+    pub balances: Vec<Balance>,
+    pub cards: Vec<Card>,
+    /// The open holds only; closed ones stay in the database.
+    pub holds: Vec<Hold>,
+    /// Recorded answers created at or after the cutoff given to [`Store::load`].
+    pub answers: Vec<RecordedAnswer>,
+    pub max_ids: MaxIds,
+}
+
+/// The highest id in use per id sequence, 0 when none is: memory numbers on from here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MaxIds {
+    pub balance: BalanceId,
+    pub card: CardId,
+    pub hold: HoldId,
+    pub customer: CustomerId,
+    pub corporation: CorporationId,
+    pub transfer: TransferId,
+}
+
+impl Store {
+    /// Connects and runs the backend's migrations (already applied ones are skipped).
+    ///
+    /// `postgres://...` or `postgresql://...`: PostgreSQL. `sqlite://PATH` (or `sqlite:PATH`): SQLite,
+    /// creating the file and its directory if missing, in WAL mode with `synchronous = FULL`, so a
+    /// committed batch survives a power loss. `connections_max` bounds the pool (at least 1; the
+    /// start-up load reads on up to 3 connections at once).
+    pub async fn connect(url: &str, connections_max: u32) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            postgres::connect(url, connections_max).await.map(Store::Postgres)
+        } else if url.starts_with("sqlite:") {
+            sqlite::connect(url, connections_max).await.map(Store::Sqlite)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    /// Reads everything the in-memory state needs at start-up: partners, programs, customers,
+    /// corporations, all balances and cards, the open holds, the recorded answers created at or after
+    /// `answers_since`, and the highest id in use per sequence. Assumes nobody writes meanwhile.
+    pub async fn load(&self, answers_since: TimestampMs) -> Result<Snapshot, StoreError> {
+        let started = Instant::now();
+        let snapshot = match self {
+            Store::Postgres(pool) => load::snapshot(pool, answers_since).await?,
+            Store::Sqlite(pool) => load::snapshot(pool, answers_since).await?,
+        };
+        tracing::info!(
+            partners = snapshot.partners.len(),
+            programs = snapshot.programs.len(),
+            customers = snapshot.customers.len(),
+            corporations = snapshot.corporations.len(),
+            balances = snapshot.balances.len(),
+            cards = snapshot.cards.len(),
+            open_holds = snapshot.holds.len(),
+            answers = snapshot.answers.len(),
+            load_ms = started.elapsed().as_millis() as u64,
+            "store loaded"
+        );
+        Ok(snapshot)
+    }
+
+    /// Writes a batch of changes in one transaction and commits it; on any error nothing of the batch
+    /// is stored.
+    ///
+    /// Rows are written table by table so references hold (partners, programs, customers and their
+    /// KYC updates, corporations and their KYB updates, balance inserts, balance deltas, balance
+    /// states, card inserts, card updates, hold inserts, hold updates, transfers, recorded answers,
+    /// then forgetting old answers), each table in one multi-row statement (or a few, under SQLite's
+    /// parameter limit). Deltas on one balance are summed; of several updates of one row, the last
+    /// wins. An update of a row that does not exist fails the batch ([`StoreError::MissingRows`]);
+    /// an answer already recorded for the transaction is kept as it was.
+    pub async fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let batch = Batch::new(changes)?;
+        match self {
+            Store::Postgres(pool) => postgres::commit(pool, &batch).await,
+            Store::Sqlite(pool) => sqlite::commit(pool, &batch).await,
+        }
+    }
+
+    /// Every balance, as stored.
+    pub async fn balances(&self) -> Result<Vec<Balance>, StoreError> {
+        self.read_all(rows::BALANCES, rows::balance, rows::balance).await
+    }
+
+    /// Every hold, open or closed.
+    pub async fn holds(&self) -> Result<Vec<Hold>, StoreError> {
+        self.read_all(rows::HOLDS, rows::hold, rows::hold).await
+    }
+
+    /// Every ledger transfer.
+    pub async fn transfers(&self) -> Result<Vec<Transfer>, StoreError> {
+        self.read_all(rows::TRANSFERS, rows::transfer, rows::transfer).await
+    }
+
+    /// The total of external loads per currency (ISO 4217 code): the only money that entered the
+    /// platform, against which the conservation invariant is checked.
+    pub async fn external_loads(&self) -> Result<HashMap<String, i64>, StoreError> {
+        let mut totals = HashMap::new();
+        let mut add = |row: &dyn Columns| {
+            totals.insert(row.text(0)?.to_owned(), row.int(1)?);
+            Ok(())
+        };
+        match self {
+            Store::Postgres(pool) => {
+                pool.for_each_row(rows::EXTERNAL_LOADS, Parameter::None, |row| add(row))
+                    .await?
+            }
+            Store::Sqlite(pool) => {
+                pool.for_each_row(rows::EXTERNAL_LOADS, Parameter::None, |row| add(row))
+                    .await?
+            }
+        }
+        Ok(totals)
+    }
+
+    /// The answer recorded for a transaction, if it is still kept.
+    pub async fn answer(&self, transaction: TransactionId) -> Result<Option<RecordedAnswer>, StoreError> {
+        let key = transaction.to_string();
+        let parameter = Parameter::Text(&key);
+        let mut answers = match self {
+            Store::Postgres(pool) => load::collect(pool, rows::ANSWER, parameter, 1, rows::answer).await?,
+            Store::Sqlite(pool) => load::collect(pool, rows::ANSWER, parameter, 1, rows::answer).await?,
+        };
+        Ok(answers.pop())
+    }
+
+    /// Closes the pool: waits for connections in use to be returned, then closes them all.
+    pub async fn close(&self) {
+        match self {
+            Store::Postgres(pool) => pool.close().await,
+            Store::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    async fn read_all<T: Send>(
+        &self,
+        sql: &'static str,
+        from_postgres: fn(&<PgPool as RowSource>::Row) -> Result<T, StoreError>,
+        from_sqlite: fn(&<SqlitePool as RowSource>::Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Store::Postgres(pool) => load::collect(pool, sql, Parameter::None, 0, from_postgres).await,
+            Store::Sqlite(pool) => load::collect(pool, sql, Parameter::None, 0, from_sqlite).await,
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! PostgreSQL: connection, migrations, and the batch writer.
+//!
+//! Every table's rows go in one statement whatever their number: each column is bound as one array and
+//! `UNNEST` turns the arrays back into rows. The SQL text never changes with the batch size, so each
+//! statement is prepared once per connection, and there is no parameter limit to chunk under.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+
+use super::StoreError;
+use super::batch::{BalanceDelta, Batch, HoldUpdate, expect_rows, fits, utf8};
+use super::codes::{Code, card_status_columns, owner_columns};
+use crate::state::model::*;
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a caller waits for a pooled connection before the store counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) async fn connect(url: &str, connections_max: u32) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(connections_max.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+pub(super) async fn commit(pool: &PgPool, batch: &Batch<'_>) -> Result<(), StoreError> {
+    let mut transaction = pool.begin().await?;
+    // On an error the transaction is dropped, which rolls it back: nothing of the batch stays.
+    write(&mut transaction, batch).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), StoreError> {
+    upsert_partners(connection, &batch.partners).await?;
+    upsert_programs(connection, &batch.programs).await?;
+    insert_customers(connection, &batch.customers).await?;
+    update_customer_kyc(connection, &batch.customer_kyc).await?;
+    insert_corporations(connection, &batch.corporations).await?;
+    update_corporation_kyb(connection, &batch.corporation_kyb).await?;
+    insert_balances(connection, &batch.balances).await?;
+    add_balance_deltas(connection, &batch.balance_deltas).await?;
+    update_balance_states(connection, &batch.balance_states).await?;
+    insert_cards(connection, &batch.cards).await?;
+    update_cards(connection, &batch.card_updates).await?;
+    insert_holds(connection, &batch.holds).await?;
+    update_holds(connection, &batch.hold_updates).await?;
+    insert_transfers(connection, &batch.transfers).await?;
+    insert_answers(connection, &batch.answers).await?;
+    if let Some(cutoff) = batch.forget_answers_before {
+        sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One column of `rows` as an array to bind.
+fn column<'a, R, T>(rows: &'a [R], value: impl FnMut(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(value).collect()
+}
+
+/// One column of `rows` whose values may not fit the column.
+fn column_checked<'a, R, T>(
+    rows: &'a [R],
+    value: impl FnMut(&'a R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(value).collect()
+}
+
+async fn upsert_partners(connection: &mut PgConnection, rows: &[&Partner]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO partners (id, name, created_at) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[]) \
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, created_at = EXCLUDED.created_at",
+    )
+    .bind(column(rows, |row| row.id.as_str()))
+    .bind(column(rows, |row| row.name.as_str()))
+    .bind(column(rows, |row| row.created_at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_programs(connection: &mut PgConnection, rows: &[&Program]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO programs (id, partner_id, bin, currency, funding, validity_months) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[]) \
+         ON CONFLICT (id) DO UPDATE SET partner_id = EXCLUDED.partner_id, bin = EXCLUDED.bin, \
+         currency = EXCLUDED.currency, funding = EXCLUDED.funding, validity_months = EXCLUDED.validity_months",
+    )
+    .bind(column(rows, |row| row.id.as_str()))
+    .bind(column(rows, |row| row.partner_id.as_str()))
+    .bind(column(rows, |row| row.bin.as_str()))
+    .bind(column(rows, |row| row.currency.as_str()))
+    .bind(column(rows, |row| row.funding.text()))
+    .bind(column_checked(rows, |row| {
+        fits::<i32>(row.validity_months, "programs", "validity_months")
+    })?)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn insert_customers(connection: &mut PgConnection, rows: &[&Customer]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO customers (id, partner_id, external_ref, kyc_status, created_at) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[])",
+    )
+    .bind(column(rows, |row| row.id))
+    .bind(column(rows, |row| row.partner_id.as_str()))
+    .bind(column(rows, |row| row.external_ref.as_deref()))
+    .bind(column(rows, |row| row.kyc_status.text()))
+    .bind(column(rows, |row| row.created_at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn update_customer_kyc(
+    connection: &mut PgConnection,
+    rows: &[(CustomerId, KycStatus)],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let result = sqlx::query(
+        "UPDATE customers SET kyc_status = v.kyc_status \
+         FROM UNNEST($1::int8[], $2::text[]) AS v (id, kyc_status) WHERE customers.id = v.id",
+    )
+    .bind(column(rows, |(id, _)| *id))
+    .bind(column(rows, |(_, status)| status.text()))
+    .execute(&mut *connection)
+    .await?;
+    expect_rows("customers", rows.len(), result.rows_affected())
+}
+
+async fn insert_corporations(connection: &mut PgConnection, rows: &[&Corporation]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO corporations (id, partner_id, name, kyb_status, created_at) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[])",
+    )
+    .bind(column(rows, |row| row.id))
+    .bind(column(rows, |row| row.partner_id.as_str()))
+    .bind(column(rows, |row| row.name.as_str()))
+    .bind(column(rows, |row| row.kyb_status.text()))
+    .bind(column(rows, |row| row.created_at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn update_corporation_kyb(
+    connection: &mut PgConnection,
+    rows: &[(CorporationId, KybStatus)],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let result = sqlx::query(
+        "UPDATE corporations SET kyb_status = v.kyb_status \
+         FROM UNNEST($1::int8[], $2::text[]) AS v (id, kyb_status) WHERE corporations.id = v.id",
+    )
+    .bind(column(rows, |(id, _)| *id))
+    .bind(column(rows, |(_, status)| status.text()))
+    .execute(&mut *connection)
+    .await?;
+    expect_rows("corporations", rows.len(), result.rows_affected())
+}
+
+async fn insert_balances(connection: &mut PgConnection, rows: &[&Balance]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let owners = column(rows, |row| owner_columns(&row.owner));
+    sqlx::query(
+        "INSERT INTO balances (id, kind, owner_kind, owner_customer_id, owner_corporation_id, owner_partner_id, \
+         owner_system, partner_id, currency, ledger, held, state, low_balance_threshold, created_at) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::text[], \
+         $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[], $13::int8[], $14::int8[])",
+    )
+    .bind(column(rows, |row| row.id))
+    .bind(column(rows, |row| row.kind.text()))
+    .bind(column(&owners, |owner| owner.kind))
+    .bind(column(&owners, |owner| owner.customer_id))
+    .bind(column(&owners, |owner| owner.corporation_id))
+    .bind(column(&owners, |owner| owner.partner_id))
+    .bind(column(&owners, |owner| owner.system))
+    .bind(column(rows, |row| row.partner_id.as_str()))
+    .bind(column(rows, |row| row.currency.as_str()))
+    .bind(column(rows, |row| row.ledger))
+    .bind(column(rows, |row| row.held))
+    .bind(column(rows, |row| row.state.text()))
+    .bind(column(rows, |row| row.low_balance_threshold))
+    .bind(column(rows, |row| row.created_at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn add_balance_deltas(connection: &mut PgConnection, rows: &[BalanceDelta]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let result = sqlx::query(
+        "UPDATE balances SET ledger = balances.ledger + v.ledger, held = balances.held + v.held \
+         FROM UNNEST($1::int8[], $2::int8[], $3::int8[]) AS v (id, ledger, held) WHERE balances.id = v.id",
+    )
+    .bind(column(rows, |row| row.balance_id))
+    .bind(column(rows, |row| row.ledger))
+    .bind(column(rows, |row| row.held))
+    .execute(&mut *connection)
+    .await?;
+    expect_rows("balances", rows.len(), result.rows_affected())
+}
+
+async fn update_balance_states(
+    connection: &mut PgConnection,
+    rows: &[(BalanceId, BalanceState)],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let result = sqlx::query(
+        "UPDATE balances SET state = v.state \
+         FROM UNNEST($1::int8[], $2::text[]) AS v (id, state) WHERE balances.id = v.id",
+    )
+    .bind(column(rows, |(id, _)| *id))
+    .bind(column(rows, |(_, state)| state.text()))
+    .execute(&mut *connection)
+    .await?;
+    expect_rows("balances", rows.len(), result.rows_affected())
+}
+
+async fn insert_cards(connection: &mut PgConnection, rows: &[&Card]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let statuses = column(rows, |row| card_status_columns(row.status));
+    sqlx::query(
+        "INSERT INTO cards (id, balance_id, program_id, kind, status, lock_reason, pan_hash, pan_encrypted, \
+         pan_first6, pan_last4, expiry, cvc_encrypted, pin_verification, pin_tries, created_at) \
+         SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int2[], \
+         $7::bytea[], $8::bytea[], $9::text[], $10::text[], $11::text[], $12::bytea[], $13::bytea[], $14::int4[], \
+         $15::int8[])",
+    )
+    .bind(column(rows, |row| row.id))
+    .bind(column(rows, |row| row.balance_id))
+    .bind(column(rows, |row| row.program_id.as_str()))
+    .bind(column(rows, |row| row.kind.text()))
+    .bind(column(&statuses, |(status, _)| *status))
+    .bind(column(&statuses, |(_, reason)| *reason))
+    .bind(column(rows, |row| &row.pan_hash[..]))
+    .bind(column(rows, |row| row.pan_encrypted.as_slice()))
+    .bind(column(rows, |row| row.pan_first6.as_str()))
+    .bind(column(rows, |row| row.pan_last4.as_str()))
+    .bind(column(rows, |row| row.expiry.as_str()))
+    .bind(column(rows, |row| row.cvc_encrypted.as_slice()))
+    .bind(column(rows, |row| {
+        row.pin_verification.as_ref().map(|value| &value[..])
+    }))
+    .bind(column_checked(rows, |row| {
+        fits::<i32>(row.pin_tries, "cards", "pin_tries")
+    })?)
+    .bind(column(rows, |row| row.created_at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn update_cards(connection: &mut PgConnection, rows: &[&CardUpdate]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let statuses = column(rows, |row| card_status_columns(row.status));
+    let result = sqlx::query(
+        "UPDATE cards SET status = v.status, lock_reason = v.lock_reason, cvc_encrypted = v.cvc_encrypted, \
+         pin_verification = v.pin_verification, pin_tries = v.pin_tries \
+         FROM UNNEST($1::int8[], $2::text[], $3::int2[], $4::bytea[], $5::bytea[], $6::int4[]) \
+         AS v (id, status, lock_reason, cvc_encrypted, pin_verification, pin_tries) WHERE cards.id = v.id",
+    )
+    .bind(column(rows, |row| row.card_id))
+    .bind(column(&statuses, |(status, _)| *status))
+    .bind(column(&statuses, |(_, reason)| *reason))
+    .bind(column(rows, |row| row.cvc_encrypted.as_slice()))
+    .bind(column(rows, |row| {
+        row.pin_verification.as_ref().map(|value| &value[..])
+    }))
+    .bind(column_checked(rows, |row| {
+        fits::<i32>(row.pin_tries, "cards", "pin_tries")
+    })?)
+    .execute(&mut *connection)
+    .await?;
+    expect_rows("cards", rows.len(), result.rows_affected())
+}
+
+async fn insert_holds(connection: &mut PgConnection, rows: &[&Hold]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO holds (id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, remaining, \
+         status, created_at, expires_at) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], \
+         $8::text[], $9::int8[], $10::int8[])",
+    )
+    .bind(column(rows, |row| row.id))
+    .bind(column(rows, |row| row.transaction.to_string()))
+    .bind(column(rows, |row| row.card_id))
+    .bind(column(rows, |row| row.user_balance_id))
+    .bind(column(rows, |row| row.partner_balance_id))
+    .bind(column(rows, |row| row.amount))
+    .bind(column(rows, |row| row.remaining))
+    .bind(column(rows, |row| row.status.text()))
+    .bind(column(rows, |row| row.created_at))
+    .bind(column(rows, |row| row.expires_at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn update_holds(connection: &mut PgConnection, rows: &[HoldUpdate]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let result = sqlx::query(
+        "UPDATE holds SET remaining = v.remaining, status = v.status \
+         FROM UNNEST($1::int8[], $2::int8[], $3::text[]) AS v (id, remaining, status) WHERE holds.id = v.id",
+    )
+    .bind(column(rows, |row| row.hold_id))
+    .bind(column(rows, |row| row.remaining))
+    .bind(column(rows, |row| row.status.text()))
+    .execute(&mut *connection)
+    .await?;
+    expect_rows("holds", rows.len(), result.rows_affected())
+}
+
+async fn insert_transfers(connection: &mut PgConnection, rows: &[&Transfer]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO transfers (id, kind, debit_balance_id, credit_balance_id, amount, transaction_id, hold_id, \
+         created_at) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::int8[], \
+         $8::int8[])",
+    )
+    .bind(column(rows, |row| row.id))
+    .bind(column(rows, |row| row.kind.text()))
+    .bind(column(rows, |row| row.debit_balance_id))
+    .bind(column(rows, |row| row.credit_balance_id))
+    .bind(column(rows, |row| row.amount))
+    .bind(column(rows, |row| {
+        row.transaction.map(|transaction| transaction.to_string())
+    }))
+    .bind(column(rows, |row| row.hold_id))
+    .bind(column(rows, |row| row.created_at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn insert_answers(connection: &mut PgConnection, rows: &[&RecordedAnswer]) -> Result<(), StoreError> {
+    const TABLE: &str = "recorded_answers";
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO recorded_answers (transaction_id, mti, action_code, approval_code, available, \
+         available_currency, hold_id, created_at) \
+         SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::int8[], $6::int2[], $7::int8[], \
+         $8::int8[]) \
+         ON CONFLICT (transaction_id) DO NOTHING",
+    )
+    .bind(column(rows, |row| row.transaction.to_string()))
+    .bind(column(rows, |row| i32::from(row.mti)))
+    .bind(column_checked(rows, |row| {
+        utf8(&row.action_code, TABLE, "action_code")
+    })?)
+    .bind(column_checked(rows, |row| {
+        row.approval_code
+            .as_ref()
+            .map(|code| utf8(code, TABLE, "approval_code"))
+            .transpose()
+    })?)
+    .bind(column(rows, |row| row.available.map(|(amount, _)| amount)))
+    .bind(column_checked(rows, |row| {
+        row.available
+            .map(|(_, currency)| fits::<i16>(currency, TABLE, "available_currency"))
+            .transpose()
+    })?)
+    .bind(column(rows, |row| row.hold_id))
+    .bind(column(rows, |row| row.created_at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! Reading rows back into the model, the same for both backends: the SELECT lists (plain SQL both
+//! databases accept; narrow integer columns are widened with CAST so one reader fits both) and one
+//! decoder per table over the [`Columns`] of a row, whichever backend it came from.
+
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+
+use super::StoreError;
+use super::codes::{Code, OwnerColumns, card_status_from_columns, owner_from_columns};
+use crate::state::model::*;
+
+pub(crate) const PARTNERS: &str = "SELECT id, name, created_at FROM partners";
+pub(crate) const PROGRAMS: &str =
+    "SELECT id, partner_id, bin, currency, funding, CAST(validity_months AS BIGINT) FROM programs";
+pub(crate) const CUSTOMERS: &str = "SELECT id, partner_id, external_ref, kyc_status, created_at FROM customers";
+pub(crate) const CORPORATIONS: &str = "SELECT id, partner_id, name, kyb_status, created_at FROM corporations";
+pub(crate) const BALANCES: &str = "SELECT id, kind, owner_kind, owner_customer_id, owner_corporation_id, \
+     owner_partner_id, owner_system, partner_id, currency, ledger, held, state, low_balance_threshold, created_at \
+     FROM balances";
+pub(crate) const CARDS: &str = "SELECT id, balance_id, program_id, kind, status, CAST(lock_reason AS BIGINT), \
+     pan_hash, pan_encrypted, pan_first6, pan_last4, expiry, cvc_encrypted, pin_verification, \
+     CAST(pin_tries AS BIGINT), created_at FROM cards";
+pub(crate) const HOLDS: &str = "SELECT id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, \
+     remaining, status, created_at, expires_at FROM holds";
+pub(crate) const OPEN_HOLDS: &str = "SELECT id, transaction_id, card_id, user_balance_id, partner_balance_id, \
+     amount, remaining, status, created_at, expires_at FROM holds WHERE status = 'open'";
+pub(crate) const TRANSFERS: &str = "SELECT id, kind, debit_balance_id, credit_balance_id, amount, transaction_id, \
+     hold_id, created_at FROM transfers";
+pub(crate) const ANSWERS_SINCE: &str = "SELECT transaction_id, CAST(mti AS BIGINT), action_code, approval_code, \
+     available, CAST(available_currency AS BIGINT), hold_id, created_at FROM recorded_answers \
+     WHERE created_at >= $1";
+pub(crate) const ANSWER: &str = "SELECT transaction_id, CAST(mti AS BIGINT), action_code, approval_code, \
+     available, CAST(available_currency AS BIGINT), hold_id, created_at FROM recorded_answers \
+     WHERE transaction_id = $1";
+/// Per currency, the money that entered the platform (BIGINT in both: PostgreSQL's SUM of BIGINT is
+/// NUMERIC, hence the CAST).
+pub(crate) const EXTERNAL_LOADS: &str = "SELECT balances.currency, CAST(SUM(transfers.amount) AS BIGINT) \
+     FROM transfers JOIN balances ON balances.id = transfers.credit_balance_id \
+     WHERE transfers.kind = 'external_load' GROUP BY balances.currency";
+/// The highest id in use per id sequence (0 for an empty table), in [`MaxIds`](super::MaxIds) order.
+pub(crate) const MAX_IDS: &str = "SELECT \
+     (SELECT COALESCE(MAX(id), 0) FROM balances), \
+     (SELECT COALESCE(MAX(id), 0) FROM cards), \
+     (SELECT COALESCE(MAX(id), 0) FROM holds), \
+     (SELECT COALESCE(MAX(id), 0) FROM customers), \
+     (SELECT COALESCE(MAX(id), 0) FROM corporations), \
+     (SELECT COALESCE(MAX(id), 0) FROM transfers)";
+
+/// Typed access to a row's columns by position; values borrow from the row.
+pub(crate) trait Columns {
+    fn int(&self, index: usize) -> Result<i64, sqlx::Error>;
+    fn int_or_null(&self, index: usize) -> Result<Option<i64>, sqlx::Error>;
+    fn text(&self, index: usize) -> Result<&str, sqlx::Error>;
+    fn text_or_null(&self, index: usize) -> Result<Option<&str>, sqlx::Error>;
+    fn bytes(&self, index: usize) -> Result<&[u8], sqlx::Error>;
+    fn bytes_or_null(&self, index: usize) -> Result<Option<&[u8]>, sqlx::Error>;
+}
+
+macro_rules! columns_of {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn int(&self, index: usize) -> Result<i64, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn int_or_null(&self, index: usize) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn text(&self, index: usize) -> Result<&str, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn text_or_null(&self, index: usize) -> Result<Option<&str>, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn bytes(&self, index: usize) -> Result<&[u8], sqlx::Error> {
+                self.try_get(index)
+            }
+            fn bytes_or_null(&self, index: usize) -> Result<Option<&[u8]>, sqlx::Error> {
+                self.try_get(index)
+            }
+        }
+    };
+}
+
+columns_of!(PgRow);
+columns_of!(SqliteRow);
+
+fn code<T: Code>(text: &str, table: &'static str, column: &'static str) -> Result<T, StoreError> {
+    T::from_text(text).ok_or(StoreError::Corrupt { table, column })
+}
+
+fn narrow<T: TryFrom<i64>>(value: i64, table: &'static str, column: &'static str) -> Result<T, StoreError> {
+    T::try_from(value).map_err(|_| StoreError::Corrupt { table, column })
+}
+
+fn fixed<const N: usize>(bytes: &[u8], table: &'static str, column: &'static str) -> Result<[u8; N], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt { table, column })
+}
+
+fn transaction(text: &str, table: &'static str) -> Result<TransactionId, StoreError> {
+    TransactionId::parse(text).ok_or(StoreError::Corrupt {
+        table,
+        column: "transaction_id",
+    })
+}
+
+pub(crate) fn partner(row: &impl Columns) -> Result<Partner, StoreError> {
+    Ok(Partner {
+        id: row.text(0)?.to_owned(),
+        name: row.text(1)?.to_owned(),
+        created_at: row.int(2)?,
+    })
+}
+
+pub(crate) fn program(row: &impl Columns) -> Result<Program, StoreError> {
+    Ok(Program {
+        id: row.text(0)?.to_owned(),
+        partner_id: row.text(1)?.to_owned(),
+        bin: row.text(2)?.to_owned(),
+        currency: row.text(3)?.to_owned(),
+        funding: code(row.text(4)?, "programs", "funding")?,
+        validity_months: narrow(row.int(5)?, "programs", "validity_months")?,
+    })
+}
+
+pub(crate) fn customer(row: &impl Columns) -> Result<Customer, StoreError> {
+    Ok(Customer {
+        id: row.int(0)?,
+        partner_id: row.text(1)?.to_owned(),
+        external_ref: row.text_or_null(2)?.map(str::to_owned),
+        kyc_status: code(row.text(3)?, "customers", "kyc_status")?,
+        created_at: row.int(4)?,
+    })
+}
+
+pub(crate) fn corporation(row: &impl Columns) -> Result<Corporation, StoreError> {
+    Ok(Corporation {
+        id: row.int(0)?,
+        partner_id: row.text(1)?.to_owned(),
+        name: row.text(2)?.to_owned(),
+        kyb_status: code(row.text(3)?, "corporations", "kyb_status")?,
+        created_at: row.int(4)?,
+    })
+}
+
+pub(crate) fn balance(row: &impl Columns) -> Result<Balance, StoreError> {
+    let owner = OwnerColumns {
+        kind: row.text(2)?,
+        customer_id: row.int_or_null(3)?,
+        corporation_id: row.int_or_null(4)?,
+        partner_id: row.text_or_null(5)?,
+        system: row.text_or_null(6)?,
+    };
+    Ok(Balance {
+        id: row.int(0)?,
+        kind: code(row.text(1)?, "balances", "kind")?,
+        owner: owner_from_columns(owner).ok_or(StoreError::Corrupt {
+            table: "balances",
+            column: "owner_kind",
+        })?,
+        partner_id: row.text(7)?.to_owned(),
+        currency: row.text(8)?.to_owned(),
+        ledger: row.int(9)?,
+        held: row.int(10)?,
+        state: code(row.text(11)?, "balances", "state")?,
+        low_balance_threshold: row.int_or_null(12)?,
+        created_at: row.int(13)?,
+    })
+}
+
+pub(crate) fn card(row: &impl Columns) -> Result<Card, StoreError> {
+    let status = card_status_from_columns(row.text(4)?, row.int_or_null(5)?).ok_or(StoreError::Corrupt {
+        table: "cards",
+        column: "status",
+    })?;
+    Ok(Card {
+        id: row.int(0)?,
+        balance_id: row.int(1)?,
+        program_id: row.text(2)?.to_owned(),
+        kind: code(row.text(3)?, "cards", "kind")?,
+        status,
+        pan_hash: fixed(row.bytes(6)?, "cards", "pan_hash")?,
+        pan_encrypted: row.bytes(7)?.to_vec(),
+        pan_first6: row.text(8)?.to_owned(),
+        pan_last4: row.text(9)?.to_owned(),
+        expiry: row.text(10)?.to_owned(),
+        cvc_encrypted: row.bytes(11)?.to_vec(),
+        pin_verification: row
+            .bytes_or_null(12)?
+            .map(|bytes| fixed(bytes, "cards", "pin_verification"))
+            .transpose()?,
+        pin_tries: narrow(row.int(13)?, "cards", "pin_tries")?,
+        created_at: row.int(14)?,
+    })
+}
+
+pub(crate) fn hold(row: &impl Columns) -> Result<Hold, StoreError> {
+    Ok(Hold {
+        id: row.int(0)?,
+        transaction: transaction(row.text(1)?, "holds")?,
+        card_id: row.int(2)?,
+        user_balance_id: row.int(3)?,
+        partner_balance_id: row.int_or_null(4)?,
+        amount: row.int(5)?,
+        remaining: row.int(6)?,
+        status: code(row.text(7)?, "holds", "status")?,
+        created_at: row.int(8)?,
+        expires_at: row.int(9)?,
+    })
+}
+
+pub(crate) fn transfer(row: &impl Columns) -> Result<Transfer, StoreError> {
+    Ok(Transfer {
+        id: row.int(0)?,
+        kind: code(row.text(1)?, "transfers", "kind")?,
+        debit_balance_id: row.int_or_null(2)?,
+        credit_balance_id: row.int(3)?,
+        amount: row.int(4)?,
+        transaction: row
+            .text_or_null(5)?
+            .map(|text| transaction(text, "transfers"))
+            .transpose()?,
+        hold_id: row.int_or_null(6)?,
+        created_at: row.int(7)?,
+    })
+}
+
+pub(crate) fn answer(row: &impl Columns) -> Result<RecordedAnswer, StoreError> {
+    const TABLE: &str = "recorded_answers";
+    let available = match (row.int_or_null(4)?, row.int_or_null(5)?) {
+        (Some(amount), Some(currency)) => Some((amount, narrow(currency, TABLE, "available_currency")?)),
+        (None, None) => None,
+        _ => {
+            return Err(StoreError::Corrupt {
+                table: TABLE,
+                column: "available_currency",
+            });
+        }
+    };
+    Ok(RecordedAnswer {
+        transaction: transaction(row.text(0)?, TABLE)?,
+        mti: narrow(row.int(1)?, TABLE, "mti")?,
+        action_code: fixed(row.text(2)?.as_bytes(), TABLE, "action_code")?,
+        approval_code: row
+            .text_or_null(3)?
+            .map(|text| fixed(text.as_bytes(), TABLE, "approval_code"))
+            .transpose()?,
+        available,
+        hold_id: row.int_or_null(6)?,
+        created_at: row.int(7)?,
+    })
+}

@@ -1,0 +1,476 @@
+//! SQLite: connection, migrations, and the batch writer.
+//!
+//! SQLite has no arrays to `UNNEST`, so rows go as multi-row `VALUES` lists, as many rows per statement
+//! as its bound-parameter limit allows. Updates join their target table to a `WITH v (...) AS (VALUES
+//! ...)` list (`UPDATE ... FROM`, SQLite ≥ 3.33; the bundled SQLite is newer).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::query_builder::Separated;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+use super::StoreError;
+use super::batch::{BalanceDelta, Batch, HoldUpdate, expect_rows, fits, utf8};
+use super::codes::{Code, card_status_columns, owner_columns};
+use crate::state::model::*;
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// SQLite's limit on bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`, since 3.32).
+const PARAMETERS_MAX: usize = 32766;
+/// How long a writer waits for another connection's write lock before the store counts as unavailable.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens (creating the file and its directory if needed) in WAL mode with `synchronous = FULL`: a
+/// committed transaction survives a power loss, and readers do not block the writer.
+pub(super) async fn connect(url: &str, connections_max: u32) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let file = options.get_filename();
+    if let Some(directory) = file.parent().filter(|directory| !directory.as_os_str().is_empty())
+        && file.as_os_str() != ":memory:"
+    {
+        std::fs::create_dir_all(directory).map_err(|error| StoreError::Unavailable(error.into()))?;
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(connections_max.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+pub(super) async fn commit(pool: &SqlitePool, batch: &Batch<'_>) -> Result<(), StoreError> {
+    // IMMEDIATE takes the write lock up front (waiting up to the busy timeout) instead of failing on
+    // a lock upgrade half-way through the batch.
+    let mut transaction = pool.begin_with("BEGIN IMMEDIATE").await?;
+    // On an error the transaction is dropped, which rolls it back: nothing of the batch stays.
+    write(&mut transaction, batch).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(), StoreError> {
+    upsert_partners(connection, &batch.partners).await?;
+    upsert_programs(connection, &batch.programs).await?;
+    insert_customers(connection, &batch.customers).await?;
+    update_customer_kyc(connection, &batch.customer_kyc).await?;
+    insert_corporations(connection, &batch.corporations).await?;
+    update_corporation_kyb(connection, &batch.corporation_kyb).await?;
+    insert_balances(connection, &batch.balances).await?;
+    add_balance_deltas(connection, &batch.balance_deltas).await?;
+    update_balance_states(connection, &batch.balance_states).await?;
+    insert_cards(connection, &batch.cards).await?;
+    update_cards(connection, &batch.card_updates).await?;
+    insert_holds(connection, &batch.holds).await?;
+    update_holds(connection, &batch.hold_updates).await?;
+    insert_transfers(connection, &batch.transfers).await?;
+    insert_answers(connection, &batch.answers).await?;
+    if let Some(cutoff) = batch.forget_answers_before {
+        sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+type Values<'q> = Separated<'q, Sqlite, &'static str>;
+
+/// Runs `head VALUES (...), (...) tail` over `rows`, `columns` values per row, in as few statements as
+/// the parameter limit allows; returns the number of rows the statements changed.
+async fn write_rows<T>(
+    connection: &mut SqliteConnection,
+    head: &str,
+    columns: usize,
+    tail: &str,
+    rows: &[T],
+    mut bind: impl FnMut(&mut Values<'_>, &T) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    let rows_max = PARAMETERS_MAX / columns;
+    let mut changed = 0;
+    for chunk in rows.chunks(rows_max) {
+        let mut builder = QueryBuilder::<Sqlite>::new(head);
+        builder.push("VALUES ");
+        for (position, row) in chunk.iter().enumerate() {
+            builder.push(if position == 0 { "(" } else { ", (" });
+            bind(&mut builder.separated(", "), row)?;
+            builder.push(")");
+        }
+        builder.push(tail);
+        // Only full chunks recur with the same text; keep the others out of the statement cache.
+        let recurring = chunk.len() == rows_max;
+        changed += builder
+            .build()
+            .persistent(recurring)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+    }
+    Ok(changed)
+}
+
+async fn upsert_partners(connection: &mut SqliteConnection, rows: &[&Partner]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO partners (id, name, created_at) ",
+        3,
+        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, created_at = excluded.created_at",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id.as_str())
+                .push_bind(row.name.as_str())
+                .push_bind(row.created_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn upsert_programs(connection: &mut SqliteConnection, rows: &[&Program]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO programs (id, partner_id, bin, currency, funding, validity_months) ",
+        6,
+        " ON CONFLICT (id) DO UPDATE SET partner_id = excluded.partner_id, bin = excluded.bin, \
+         currency = excluded.currency, funding = excluded.funding, validity_months = excluded.validity_months",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id.as_str())
+                .push_bind(row.partner_id.as_str())
+                .push_bind(row.bin.as_str())
+                .push_bind(row.currency.as_str())
+                .push_bind(row.funding.text())
+                .push_bind(i64::from(row.validity_months));
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_customers(connection: &mut SqliteConnection, rows: &[&Customer]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO customers (id, partner_id, external_ref, kyc_status, created_at) ",
+        5,
+        "",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id)
+                .push_bind(row.partner_id.as_str())
+                .push_bind(row.external_ref.as_deref())
+                .push_bind(row.kyc_status.text())
+                .push_bind(row.created_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn update_customer_kyc(
+    connection: &mut SqliteConnection,
+    rows: &[(CustomerId, KycStatus)],
+) -> Result<(), StoreError> {
+    let changed = write_rows(
+        connection,
+        "WITH v (id, kyc_status) AS (",
+        2,
+        ") UPDATE customers SET kyc_status = v.kyc_status FROM v WHERE customers.id = v.id",
+        rows,
+        |values, (id, status)| {
+            values.push_bind(*id).push_bind(status.text());
+            Ok(())
+        },
+    )
+    .await?;
+    expect_rows("customers", rows.len(), changed)
+}
+
+async fn insert_corporations(connection: &mut SqliteConnection, rows: &[&Corporation]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO corporations (id, partner_id, name, kyb_status, created_at) ",
+        5,
+        "",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id)
+                .push_bind(row.partner_id.as_str())
+                .push_bind(row.name.as_str())
+                .push_bind(row.kyb_status.text())
+                .push_bind(row.created_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn update_corporation_kyb(
+    connection: &mut SqliteConnection,
+    rows: &[(CorporationId, KybStatus)],
+) -> Result<(), StoreError> {
+    let changed = write_rows(
+        connection,
+        "WITH v (id, kyb_status) AS (",
+        2,
+        ") UPDATE corporations SET kyb_status = v.kyb_status FROM v WHERE corporations.id = v.id",
+        rows,
+        |values, (id, status)| {
+            values.push_bind(*id).push_bind(status.text());
+            Ok(())
+        },
+    )
+    .await?;
+    expect_rows("corporations", rows.len(), changed)
+}
+
+async fn insert_balances(connection: &mut SqliteConnection, rows: &[&Balance]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO balances (id, kind, owner_kind, owner_customer_id, owner_corporation_id, owner_partner_id, \
+         owner_system, partner_id, currency, ledger, held, state, low_balance_threshold, created_at) ",
+        14,
+        "",
+        rows,
+        |values, row| {
+            let owner = owner_columns(&row.owner);
+            values
+                .push_bind(row.id)
+                .push_bind(row.kind.text())
+                .push_bind(owner.kind)
+                .push_bind(owner.customer_id)
+                .push_bind(owner.corporation_id)
+                .push_bind(owner.partner_id)
+                .push_bind(owner.system)
+                .push_bind(row.partner_id.as_str())
+                .push_bind(row.currency.as_str())
+                .push_bind(row.ledger)
+                .push_bind(row.held)
+                .push_bind(row.state.text())
+                .push_bind(row.low_balance_threshold)
+                .push_bind(row.created_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn add_balance_deltas(connection: &mut SqliteConnection, rows: &[BalanceDelta]) -> Result<(), StoreError> {
+    let changed = write_rows(
+        connection,
+        "WITH v (id, ledger, held) AS (",
+        3,
+        ") UPDATE balances SET ledger = balances.ledger + v.ledger, held = balances.held + v.held \
+         FROM v WHERE balances.id = v.id",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.balance_id)
+                .push_bind(row.ledger)
+                .push_bind(row.held);
+            Ok(())
+        },
+    )
+    .await?;
+    expect_rows("balances", rows.len(), changed)
+}
+
+async fn update_balance_states(
+    connection: &mut SqliteConnection,
+    rows: &[(BalanceId, BalanceState)],
+) -> Result<(), StoreError> {
+    let changed = write_rows(
+        connection,
+        "WITH v (id, state) AS (",
+        2,
+        ") UPDATE balances SET state = v.state FROM v WHERE balances.id = v.id",
+        rows,
+        |values, (id, state)| {
+            values.push_bind(*id).push_bind(state.text());
+            Ok(())
+        },
+    )
+    .await?;
+    expect_rows("balances", rows.len(), changed)
+}
+
+async fn insert_cards(connection: &mut SqliteConnection, rows: &[&Card]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO cards (id, balance_id, program_id, kind, status, lock_reason, pan_hash, pan_encrypted, \
+         pan_first6, pan_last4, expiry, cvc_encrypted, pin_verification, pin_tries, created_at) ",
+        15,
+        "",
+        rows,
+        |values, row| {
+            let (status, lock_reason) = card_status_columns(row.status);
+            values
+                .push_bind(row.id)
+                .push_bind(row.balance_id)
+                .push_bind(row.program_id.as_str())
+                .push_bind(row.kind.text())
+                .push_bind(status)
+                .push_bind(lock_reason)
+                .push_bind(&row.pan_hash[..])
+                .push_bind(row.pan_encrypted.as_slice())
+                .push_bind(row.pan_first6.as_str())
+                .push_bind(row.pan_last4.as_str())
+                .push_bind(row.expiry.as_str())
+                .push_bind(row.cvc_encrypted.as_slice())
+                .push_bind(row.pin_verification.as_ref().map(|value| &value[..]))
+                .push_bind(i64::from(row.pin_tries))
+                .push_bind(row.created_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn update_cards(connection: &mut SqliteConnection, rows: &[&CardUpdate]) -> Result<(), StoreError> {
+    let changed = write_rows(
+        connection,
+        "WITH v (id, status, lock_reason, cvc_encrypted, pin_verification, pin_tries) AS (",
+        6,
+        ") UPDATE cards SET status = v.status, lock_reason = v.lock_reason, cvc_encrypted = v.cvc_encrypted, \
+         pin_verification = v.pin_verification, pin_tries = v.pin_tries FROM v WHERE cards.id = v.id",
+        rows,
+        |values, row| {
+            let (status, lock_reason) = card_status_columns(row.status);
+            values
+                .push_bind(row.card_id)
+                .push_bind(status)
+                .push_bind(lock_reason)
+                .push_bind(row.cvc_encrypted.as_slice())
+                .push_bind(row.pin_verification.as_ref().map(|value| &value[..]))
+                .push_bind(i64::from(row.pin_tries));
+            Ok(())
+        },
+    )
+    .await?;
+    expect_rows("cards", rows.len(), changed)
+}
+
+async fn insert_holds(connection: &mut SqliteConnection, rows: &[&Hold]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO holds (id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, remaining, \
+         status, created_at, expires_at) ",
+        10,
+        "",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id)
+                .push_bind(row.transaction.to_string())
+                .push_bind(row.card_id)
+                .push_bind(row.user_balance_id)
+                .push_bind(row.partner_balance_id)
+                .push_bind(row.amount)
+                .push_bind(row.remaining)
+                .push_bind(row.status.text())
+                .push_bind(row.created_at)
+                .push_bind(row.expires_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn update_holds(connection: &mut SqliteConnection, rows: &[HoldUpdate]) -> Result<(), StoreError> {
+    let changed = write_rows(
+        connection,
+        "WITH v (id, remaining, status) AS (",
+        3,
+        ") UPDATE holds SET remaining = v.remaining, status = v.status FROM v WHERE holds.id = v.id",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.hold_id)
+                .push_bind(row.remaining)
+                .push_bind(row.status.text());
+            Ok(())
+        },
+    )
+    .await?;
+    expect_rows("holds", rows.len(), changed)
+}
+
+async fn insert_transfers(connection: &mut SqliteConnection, rows: &[&Transfer]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO transfers (id, kind, debit_balance_id, credit_balance_id, amount, transaction_id, hold_id, \
+         created_at) ",
+        8,
+        "",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id)
+                .push_bind(row.kind.text())
+                .push_bind(row.debit_balance_id)
+                .push_bind(row.credit_balance_id)
+                .push_bind(row.amount)
+                .push_bind(row.transaction.map(|transaction| transaction.to_string()))
+                .push_bind(row.hold_id)
+                .push_bind(row.created_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_answers(connection: &mut SqliteConnection, rows: &[&RecordedAnswer]) -> Result<(), StoreError> {
+    const TABLE: &str = "recorded_answers";
+    write_rows(
+        connection,
+        "INSERT INTO recorded_answers (transaction_id, mti, action_code, approval_code, available, \
+         available_currency, hold_id, created_at) ",
+        8,
+        " ON CONFLICT (transaction_id) DO NOTHING",
+        rows,
+        |values, row| {
+            let approval_code = row
+                .approval_code
+                .as_ref()
+                .map(|code| utf8(code, TABLE, "approval_code"))
+                .transpose()?;
+            let available_currency = row
+                .available
+                .map(|(_, currency)| fits::<i16>(currency, TABLE, "available_currency"))
+                .transpose()?;
+            values
+                .push_bind(row.transaction.to_string())
+                .push_bind(i64::from(row.mti))
+                .push_bind(utf8(&row.action_code, TABLE, "action_code")?)
+                .push_bind(approval_code)
+                .push_bind(row.available.map(|(amount, _)| amount))
+                .push_bind(available_currency)
+                .push_bind(row.hold_id)
+                .push_bind(row.created_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}

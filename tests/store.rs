@@ -1,0 +1,923 @@
+//! The store suite, written once and run on both backends: SQLite always, PostgreSQL when reachable
+//! (see tests/common). Most tests apply the same changes to the store and to an [`Oracle`] that
+//! applies them one by one in memory, then compare everything the store gives back.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use antaca::state::change::Change;
+use antaca::state::model::*;
+use antaca::store::{ConstraintKind, MaxIds, Snapshot, Store, StoreError};
+use common::{Backend, TestStore, each_store};
+
+const PARTNER: &str = "acme";
+const PROGRAM: &str = "acme-eur";
+const T0: TimestampMs = 1_790_000_000_000;
+const DAY_MS: i64 = 86_400_000;
+
+// ---------------------------------------------------------------------------------------------------
+// Fixtures
+
+fn partner() -> Partner {
+    Partner {
+        id: PARTNER.into(),
+        name: "Acme Bank".into(),
+        created_at: T0,
+    }
+}
+
+fn program() -> Program {
+    Program {
+        id: PROGRAM.into(),
+        partner_id: PARTNER.into(),
+        bin: "400000".into(),
+        currency: "EUR".into(),
+        funding: FundingModel::PartnerDeposit,
+        validity_months: 36,
+    }
+}
+
+fn customer(id: CustomerId) -> Customer {
+    Customer {
+        id,
+        partner_id: PARTNER.into(),
+        external_ref: Some(format!("user-{id}")),
+        kyc_status: KycStatus::Pending,
+        created_at: T0 + id,
+    }
+}
+
+fn corporation(id: CorporationId) -> Corporation {
+    Corporation {
+        id,
+        partner_id: PARTNER.into(),
+        name: format!("Corporation {id}"),
+        kyb_status: KybStatus::Submitted,
+        created_at: T0 + id,
+    }
+}
+
+fn balance(id: BalanceId, kind: BalanceKind, owner: Owner) -> Balance {
+    Balance {
+        id,
+        kind,
+        owner,
+        partner_id: PARTNER.into(),
+        currency: "EUR".into(),
+        ledger: 0,
+        held: 0,
+        state: BalanceState::Active,
+        low_balance_threshold: None,
+        created_at: T0 + id,
+    }
+}
+
+fn user_balance(id: BalanceId, customer_id: CustomerId) -> Balance {
+    balance(id, BalanceKind::User, Owner::Customer(customer_id))
+}
+
+/// A card whose look-up hash and last four digits derive from its id (unique per id).
+fn card(id: CardId, balance_id: BalanceId) -> Card {
+    let mut pan_hash = [0xA5; 32];
+    pan_hash[..8].copy_from_slice(&id.to_be_bytes());
+    Card {
+        id,
+        balance_id,
+        program_id: PROGRAM.into(),
+        kind: CardKind::Virtual,
+        status: CardStatus::Active,
+        pan_hash,
+        pan_encrypted: [&id.to_le_bytes()[..], &[7; 36]].concat(),
+        pan_first6: "400000".into(),
+        pan_last4: format!("{:04}", id % 10_000),
+        expiry: "2912".into(),
+        cvc_encrypted: vec![3; 31],
+        pin_verification: Some([id as u8; 32]),
+        pin_tries: 0,
+        created_at: T0 + id,
+    }
+}
+
+/// DE 32 "00123456" (leading zeros kept), the given STAN.
+fn transaction(stan: u32) -> TransactionId {
+    TransactionId {
+        acquirer: 123_456,
+        acquirer_digits: 8,
+        stan,
+        local_time: 261_124_120_000,
+    }
+}
+
+fn hold(id: HoldId, stan: u32, card_id: CardId, user_balance_id: BalanceId, amount: i64) -> Hold {
+    Hold {
+        id,
+        transaction: transaction(stan),
+        card_id,
+        user_balance_id,
+        partner_balance_id: None,
+        amount,
+        remaining: amount,
+        status: HoldStatus::Open,
+        created_at: T0 + id,
+        expires_at: T0 + id + 7 * DAY_MS,
+    }
+}
+
+fn answer(stan: u32, created_at: TimestampMs, hold_id: Option<HoldId>) -> RecordedAnswer {
+    RecordedAnswer {
+        transaction: transaction(stan),
+        mti: 100,
+        action_code: *b"0000",
+        approval_code: Some(*b"A1B2C3"),
+        available: Some((12_345, 978)),
+        hold_id,
+        created_at,
+    }
+}
+
+/// Partner, program, customer 1 with user balance 1, the partner's deposit balance 2, card 1.
+fn base() -> Vec<Change> {
+    vec![
+        Change::UpsertPartner(partner()),
+        Change::UpsertProgram(program()),
+        Change::InsertCustomer(customer(1)),
+        Change::InsertBalance(user_balance(1, 1)),
+        Change::InsertBalance(balance(2, BalanceKind::PartnerDeposit, Owner::Partner(PARTNER.into()))),
+        Change::InsertCard(card(1, 1)),
+    ]
+}
+
+/// The changes of placing a hold: the hold, the funds held on both balances, the answer.
+fn place_hold(id: HoldId, stan: u32, amount: i64) -> Vec<Change> {
+    let mut hold = hold(id, stan, 1, 1, amount);
+    hold.partner_balance_id = Some(2);
+    vec![
+        Change::InsertHold(hold),
+        Change::BalanceDelta {
+            balance_id: 1,
+            ledger: 0,
+            held: amount,
+        },
+        Change::BalanceDelta {
+            balance_id: 2,
+            ledger: 0,
+            held: amount,
+        },
+        Change::RecordAnswer(answer(stan, T0 + id, Some(id))),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The oracle
+
+/// What the store should hold: the changes applied one by one, in memory.
+#[derive(Debug, Clone, Default)]
+struct Oracle {
+    partners: BTreeMap<String, Partner>,
+    programs: BTreeMap<String, Program>,
+    customers: BTreeMap<CustomerId, Customer>,
+    corporations: BTreeMap<CorporationId, Corporation>,
+    balances: BTreeMap<BalanceId, Balance>,
+    cards: BTreeMap<CardId, Card>,
+    holds: BTreeMap<HoldId, Hold>,
+    transfers: BTreeMap<TransferId, Transfer>,
+    answers: BTreeMap<TransactionId, RecordedAnswer>,
+}
+
+impl Oracle {
+    fn apply(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change.clone() {
+                Change::UpsertPartner(partner) => {
+                    self.partners.insert(partner.id.clone(), partner);
+                }
+                Change::UpsertProgram(program) => {
+                    self.programs.insert(program.id.clone(), program);
+                }
+                Change::InsertCustomer(customer) => {
+                    self.customers.insert(customer.id, customer);
+                }
+                Change::UpdateCustomerKyc {
+                    customer_id,
+                    kyc_status,
+                } => self.customers.get_mut(&customer_id).unwrap().kyc_status = kyc_status,
+                Change::InsertCorporation(corporation) => {
+                    self.corporations.insert(corporation.id, corporation);
+                }
+                Change::UpdateCorporationKyb {
+                    corporation_id,
+                    kyb_status,
+                } => self.corporations.get_mut(&corporation_id).unwrap().kyb_status = kyb_status,
+                Change::InsertBalance(balance) => {
+                    self.balances.insert(balance.id, balance);
+                }
+                Change::BalanceDelta {
+                    balance_id,
+                    ledger,
+                    held,
+                } => {
+                    let balance = self.balances.get_mut(&balance_id).unwrap();
+                    balance.ledger += ledger;
+                    balance.held += held;
+                }
+                Change::UpdateBalanceState { balance_id, state } => {
+                    self.balances.get_mut(&balance_id).unwrap().state = state
+                }
+                Change::InsertCard(card) => {
+                    self.cards.insert(card.id, card);
+                }
+                Change::UpdateCard(update) => {
+                    let card = self.cards.get_mut(&update.card_id).unwrap();
+                    card.status = update.status;
+                    card.cvc_encrypted = update.cvc_encrypted;
+                    card.pin_verification = update.pin_verification;
+                    card.pin_tries = update.pin_tries;
+                }
+                Change::InsertHold(hold) => {
+                    self.holds.insert(hold.id, hold);
+                }
+                Change::UpdateHold {
+                    hold_id,
+                    remaining,
+                    status,
+                } => {
+                    let hold = self.holds.get_mut(&hold_id).unwrap();
+                    hold.remaining = remaining;
+                    hold.status = status;
+                }
+                Change::InsertTransfer(transfer) => {
+                    self.transfers.insert(transfer.id, transfer);
+                }
+                Change::RecordAnswer(answer) => {
+                    self.answers.entry(answer.transaction).or_insert(answer);
+                }
+                Change::ForgetAnswersBefore(cutoff) => self.answers.retain(|_, answer| answer.created_at >= cutoff),
+            }
+        }
+    }
+
+    fn max_ids(&self) -> MaxIds {
+        fn last<V>(map: &BTreeMap<i64, V>) -> i64 {
+            map.keys().next_back().copied().unwrap_or(0)
+        }
+        MaxIds {
+            balance: last(&self.balances),
+            card: last(&self.cards),
+            hold: last(&self.holds),
+            customer: last(&self.customers),
+            corporation: last(&self.corporations),
+            transfer: last(&self.transfers),
+        }
+    }
+
+    /// Everything the store gives back, read every way, equals the oracle.
+    async fn check(&self, store: &Store, answers_since: TimestampMs) {
+        let snapshot = sorted(store.load(answers_since).await.unwrap());
+        assert_eq!(snapshot.partners, values(&self.partners));
+        assert_eq!(snapshot.programs, values(&self.programs));
+        assert_eq!(snapshot.customers, values(&self.customers));
+        assert_eq!(snapshot.corporations, values(&self.corporations));
+        assert_eq!(snapshot.balances, values(&self.balances));
+        assert_eq!(snapshot.cards, values(&self.cards));
+        let open: Vec<Hold> = self
+            .holds
+            .values()
+            .filter(|hold| hold.status == HoldStatus::Open)
+            .cloned()
+            .collect();
+        assert_eq!(snapshot.holds, open, "load gives the open holds only");
+        let recent: Vec<RecordedAnswer> = self
+            .answers
+            .values()
+            .filter(|answer| answer.created_at >= answers_since)
+            .cloned()
+            .collect();
+        assert_eq!(snapshot.answers, recent, "load gives the answers since the cutoff only");
+        assert_eq!(snapshot.max_ids, self.max_ids());
+
+        assert_eq!(
+            by_id(store.balances().await.unwrap(), |balance| balance.id),
+            values(&self.balances)
+        );
+        assert_eq!(by_id(store.holds().await.unwrap(), |hold| hold.id), values(&self.holds));
+        assert_eq!(
+            by_id(store.transfers().await.unwrap(), |transfer| transfer.id),
+            values(&self.transfers)
+        );
+        for (transaction, answer) in &self.answers {
+            assert_eq!(store.answer(*transaction).await.unwrap().as_ref(), Some(answer));
+        }
+    }
+}
+
+fn values<K, V: Clone>(map: &BTreeMap<K, V>) -> Vec<V> {
+    map.values().cloned().collect()
+}
+
+fn by_id<T, K: Ord>(mut rows: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    rows.sort_by_key(key);
+    rows
+}
+
+fn sorted(mut snapshot: Snapshot) -> Snapshot {
+    snapshot.partners.sort_by(|left, right| left.id.cmp(&right.id));
+    snapshot.programs.sort_by(|left, right| left.id.cmp(&right.id));
+    snapshot.customers.sort_by_key(|row| row.id);
+    snapshot.corporations.sort_by_key(|row| row.id);
+    snapshot.balances.sort_by_key(|row| row.id);
+    snapshot.cards.sort_by_key(|row| row.id);
+    snapshot.holds.sort_by_key(|row| row.id);
+    snapshot.answers.sort_by_key(|row| row.transaction);
+    snapshot
+}
+
+/// Commits to the store and applies to the oracle.
+async fn commit(store: &Store, oracle: &mut Oracle, changes: &[Change]) {
+    store.commit(changes).await.unwrap();
+    oracle.apply(changes);
+}
+
+async fn scalar(store: &Store, sql: &'static str) -> i64 {
+    match store {
+        Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        Store::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn migrations_run_twice_are_idempotent() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        let again = db.reconnect().await;
+        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 1);
+        oracle.check(&again, 0).await;
+        commit(&again, &mut oracle, &place_hold(1, 1, 500)).await;
+        oracle.check(&db.store, 0).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_change_round_trips() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        let mut kyb_corporation = corporation(3);
+        kyb_corporation.kyb_status = KybStatus::OnHold;
+        let mut anonymous = customer(2);
+        anonymous.external_ref = None;
+        let mut threshold = balance(5, BalanceKind::PartnerCredit, Owner::Partner(PARTNER.into()));
+        threshold.low_balance_threshold = Some(100_000);
+        threshold.ledger = 1_000_000;
+        let mut locked = card(2, 3);
+        locked.status = CardStatus::Locked(LockReason::OfflinePinTriesExceeded);
+        locked.kind = CardKind::Physical;
+        locked.pin_verification = None;
+        locked.pin_tries = 3;
+        let mut no_answer_details = answer(3, T0 + 3, None);
+        no_answer_details.action_code = *b"9114";
+        no_answer_details.approval_code = None;
+        no_answer_details.available = None;
+        no_answer_details.mti = 420;
+        let mut deposit_hold = hold(2, 2, 2, 3, 2_500);
+        deposit_hold.partner_balance_id = Some(2);
+        let mut changes = base();
+        changes.extend([
+            Change::InsertCustomer(anonymous),
+            Change::UpdateCustomerKyc {
+                customer_id: 1,
+                kyc_status: KycStatus::Verified,
+            },
+            Change::InsertCorporation(kyb_corporation),
+            Change::UpdateCorporationKyb {
+                corporation_id: 3,
+                kyb_status: KybStatus::Approved,
+            },
+            Change::InsertBalance(balance(3, BalanceKind::Corporate, Owner::Corporation(3))),
+            Change::InsertBalance(balance(4, BalanceKind::System, Owner::System("settlement".into()))),
+            Change::InsertBalance(threshold),
+            Change::InsertBalance(user_balance(6, 2)),
+            Change::BalanceDelta {
+                balance_id: 1,
+                ledger: 10_000,
+                held: 0,
+            },
+            Change::UpdateBalanceState {
+                balance_id: 6,
+                state: BalanceState::Blocked,
+            },
+            Change::InsertCard(locked),
+            Change::UpdateCard(CardUpdate {
+                card_id: 1,
+                status: CardStatus::Locked(LockReason::Stolen),
+                cvc_encrypted: vec![4; 31],
+                pin_verification: Some([9; 32]),
+                pin_tries: 1,
+            }),
+            Change::InsertHold(hold(1, 1, 1, 1, 700)),
+            Change::InsertHold(deposit_hold),
+            Change::UpdateHold {
+                hold_id: 1,
+                remaining: 0,
+                status: HoldStatus::Completed,
+            },
+            Change::InsertTransfer(Transfer {
+                id: 1,
+                kind: TransferKind::ExternalLoad,
+                debit_balance_id: None,
+                credit_balance_id: 1,
+                amount: 10_000,
+                transaction: None,
+                hold_id: None,
+                created_at: T0 + 1,
+            }),
+            Change::InsertTransfer(Transfer {
+                id: 2,
+                kind: TransferKind::CardDebit,
+                debit_balance_id: Some(1),
+                credit_balance_id: 4,
+                amount: 700,
+                transaction: Some(transaction(1)),
+                hold_id: Some(1),
+                created_at: T0 + 2,
+            }),
+            Change::RecordAnswer(answer(1, T0 + 1, Some(1))),
+            Change::RecordAnswer(answer(2, T0 + 2, Some(2))),
+            Change::RecordAnswer(no_answer_details),
+        ]);
+        commit(&db.store, &mut oracle, &changes).await;
+        oracle.check(&db.store, 0).await;
+
+        let mut renamed = partner();
+        renamed.name = "Acme Bank plc".into();
+        let mut longer = program();
+        longer.validity_months = 48;
+        longer.funding = FundingModel::PartnerCredit;
+        commit(
+            &db.store,
+            &mut oracle,
+            &[
+                Change::UpsertPartner(renamed),
+                Change::UpsertProgram(longer),
+                Change::ForgetAnswersBefore(T0 + 2),
+            ],
+        )
+        .await;
+        assert_eq!(oracle.answers.len(), 2);
+        oracle.check(&db.store, 0).await;
+        // A restart reads the same.
+        oracle.check(&db.reconnect().await, 0).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deltas_on_one_balance_in_a_batch_sum() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        let mut changes = Vec::new();
+        for (id, stan, amount) in [(1, 1, 100), (2, 2, 250), (3, 3, 4_000)] {
+            changes.extend(place_hold(id, stan, amount));
+        }
+        changes.push(Change::BalanceDelta {
+            balance_id: 1,
+            ledger: 9_999,
+            held: -100,
+        });
+        commit(&db.store, &mut oracle, &changes).await;
+        let balances = by_id(db.store.balances().await.unwrap(), |balance| balance.id);
+        assert_eq!((balances[0].ledger, balances[0].held), (9_999, 4_250));
+        assert_eq!((balances[1].ledger, balances[1].held), (0, 4_350));
+        oracle.check(&db.store, 0).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn last_update_of_a_row_in_a_batch_wins() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        commit(&db.store, &mut oracle, &place_hold(1, 1, 800)).await;
+        let card_update = |status, pin_tries| {
+            Change::UpdateCard(CardUpdate {
+                card_id: 1,
+                status,
+                cvc_encrypted: vec![pin_tries as u8; 31],
+                pin_verification: None,
+                pin_tries,
+            })
+        };
+        let mut renamed = partner();
+        renamed.name = "first".into();
+        let mut renamed_again = partner();
+        renamed_again.name = "second".into();
+        let changes = [
+            card_update(CardStatus::Locked(LockReason::PinTriesExceeded), 3),
+            Change::UpdateHold {
+                hold_id: 1,
+                remaining: 300,
+                status: HoldStatus::Open,
+            },
+            card_update(CardStatus::Active, 0),
+            Change::UpdateCustomerKyc {
+                customer_id: 1,
+                kyc_status: KycStatus::Rejected,
+            },
+            Change::UpdateBalanceState {
+                balance_id: 1,
+                state: BalanceState::Closed,
+            },
+            Change::UpsertPartner(renamed),
+            Change::UpdateHold {
+                hold_id: 1,
+                remaining: 0,
+                status: HoldStatus::Reversed,
+            },
+            card_update(CardStatus::Removed, 1),
+            Change::UpdateCustomerKyc {
+                customer_id: 1,
+                kyc_status: KycStatus::Verified,
+            },
+            Change::UpdateBalanceState {
+                balance_id: 1,
+                state: BalanceState::Blocked,
+            },
+            Change::UpsertPartner(renamed_again),
+        ];
+        commit(&db.store, &mut oracle, &changes).await;
+        let holds = db.store.holds().await.unwrap();
+        assert_eq!((holds[0].remaining, holds[0].status), (0, HoldStatus::Reversed));
+        let snapshot = db.store.load(0).await.unwrap();
+        assert_eq!(snapshot.cards[0].status, CardStatus::Removed);
+        assert_eq!(snapshot.customers[0].kyc_status, KycStatus::Verified);
+        assert_eq!(snapshot.partners[0].name, "second");
+        oracle.check(&db.store, 0).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_batch_stores_nothing() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        commit(&db.store, &mut oracle, &place_hold(1, 1, 500)).await;
+
+        // Everything a batch can carry, then a hold reusing hold 1's transaction identity.
+        let mut changes = vec![
+            Change::InsertCustomer(customer(2)),
+            Change::InsertBalance(user_balance(3, 2)),
+            Change::InsertCard(card(2, 3)),
+            Change::UpdateCard(CardUpdate {
+                card_id: 1,
+                status: CardStatus::Removed,
+                cvc_encrypted: vec![],
+                pin_verification: None,
+                pin_tries: 0,
+            }),
+            Change::UpdateHold {
+                hold_id: 1,
+                remaining: 0,
+                status: HoldStatus::Completed,
+            },
+            Change::ForgetAnswersBefore(T0 + 1_000),
+        ];
+        changes.extend(place_hold(2, 2, 40));
+        changes.extend(place_hold(3, 1, 60));
+        let error = db.store.commit(&changes).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::Constraint {
+                    kind: ConstraintKind::Unique,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(!error.is_unavailable());
+        let message = error.to_string();
+        assert!(
+            !message.contains(&transaction(1).to_string()),
+            "no row values in {message:?}"
+        );
+        oracle.check(&db.store, 0).await;
+
+        // An update of a row that does not exist fails the batch the same way.
+        let mut changes = place_hold(4, 4, 10);
+        changes.push(Change::BalanceDelta {
+            balance_id: 99,
+            ledger: 1,
+            held: 0,
+        });
+        let error = db.store.commit(&changes).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::MissingRows { table: "balances", .. }),
+            "{error:?}"
+        );
+        oracle.check(&db.store, 0).await;
+
+        // And so does a reference to a card that does not exist.
+        let mut orphan = hold(5, 5, 42, 1, 10);
+        orphan.partner_balance_id = None;
+        let error = db.store.commit(&[Change::InsertHold(orphan)]).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::Constraint {
+                    kind: ConstraintKind::ForeignKey,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        oracle.check(&db.store, 0).await;
+
+        // The store still takes good batches afterwards.
+        commit(&db.store, &mut oracle, &place_hold(6, 6, 70)).await;
+        oracle.check(&db.store, 0).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn load_gives_open_holds_and_answers_since_the_cutoff() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        let mut changes = Vec::new();
+        for id in 1..=6 {
+            changes.extend(place_hold(id, id as u32, 100));
+        }
+        commit(&db.store, &mut oracle, &changes).await;
+        let closing = [
+            (1, HoldStatus::Completed),
+            (3, HoldStatus::Reversed),
+            (5, HoldStatus::Expired),
+        ];
+        let changes: Vec<Change> = closing
+            .iter()
+            .map(|(hold_id, status)| Change::UpdateHold {
+                hold_id: *hold_id,
+                remaining: 0,
+                status: *status,
+            })
+            .collect();
+        commit(&db.store, &mut oracle, &changes).await;
+
+        let snapshot = sorted(db.store.load(T0 + 4).await.unwrap());
+        assert_eq!(snapshot.holds.iter().map(|hold| hold.id).collect::<Vec<_>>(), [2, 4, 6]);
+        let stans: Vec<u32> = snapshot.answers.iter().map(|answer| answer.transaction.stan).collect();
+        assert_eq!(stans, [4, 5, 6], "answers created at or after the cutoff");
+        assert_eq!(snapshot.max_ids.hold, 6);
+        oracle.check(&db.store, T0 + 4).await;
+        oracle.check(&db.store, T0 + 7).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn max_ids_are_the_highest_in_use() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        assert_eq!(db.store.load(0).await.unwrap().max_ids, MaxIds::default());
+        let mut changes = base();
+        let mut closed = hold(31, 31, 20, 12, 10);
+        closed.status = HoldStatus::Completed;
+        closed.remaining = 0;
+        changes.extend([
+            Change::InsertCustomer(customer(9)),
+            Change::InsertCorporation(corporation(4)),
+            Change::InsertBalance(user_balance(12, 9)),
+            Change::InsertCard(card(20, 12)),
+            Change::InsertHold(hold(30, 30, 20, 12, 10)),
+            Change::InsertHold(closed),
+            Change::InsertTransfer(Transfer {
+                id: 40,
+                kind: TransferKind::ExternalLoad,
+                debit_balance_id: None,
+                credit_balance_id: 12,
+                amount: 1,
+                transaction: None,
+                hold_id: None,
+                created_at: T0,
+            }),
+        ]);
+        commit(&db.store, &mut oracle, &changes).await;
+        let max_ids = db.store.load(0).await.unwrap().max_ids;
+        assert_eq!(
+            max_ids,
+            MaxIds {
+                balance: 12,
+                card: 20,
+                hold: 31,
+                customer: 9,
+                corporation: 4,
+                transfer: 40,
+            },
+            "a closed hold's id is in use although the hold is not loaded"
+        );
+        oracle.check(&db.store, 0).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn forget_answers_before_deletes_older_answers() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        let answers: Vec<Change> = (1..=3)
+            .map(|stan| Change::RecordAnswer(answer(stan, T0 + i64::from(stan) * 100, None)))
+            .collect();
+        commit(&db.store, &mut oracle, &answers).await;
+        // A repeat of a recorded answer keeps the first one.
+        let mut repeat = answer(1, T0 + 900, None);
+        repeat.action_code = *b"9109";
+        commit(&db.store, &mut oracle, &[Change::RecordAnswer(repeat)]).await;
+        assert_eq!(
+            db.store.answer(transaction(1)).await.unwrap().unwrap().action_code,
+            *b"0000"
+        );
+
+        commit(&db.store, &mut oracle, &[Change::ForgetAnswersBefore(T0 + 200)]).await;
+        assert_eq!(db.store.answer(transaction(1)).await.unwrap(), None);
+        assert!(db.store.answer(transaction(2)).await.unwrap().is_some());
+        assert_eq!(db.store.load(0).await.unwrap().answers.len(), 2);
+        oracle.check(&db.store, 0).await;
+    })
+    .await;
+}
+
+/// 10,000 holds in one batch: 100,000 hold values alone, beyond SQLite's 32,766 parameters per statement.
+#[tokio::test]
+async fn a_large_batch_is_written_whole() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        let changes: Vec<Change> = (1..=10_000).flat_map(|id| place_hold(id, id as u32, 3)).collect();
+        commit(&db.store, &mut oracle, &changes).await;
+        let balances = by_id(db.store.balances().await.unwrap(), |balance| balance.id);
+        assert_eq!((balances[0].held, balances[1].held), (30_000, 30_000));
+        let snapshot = db.store.load(0).await.unwrap();
+        assert_eq!((snapshot.holds.len(), snapshot.answers.len()), (10_000, 10_000));
+        oracle.check(&db.store, 0).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn external_loads_are_summed_per_currency() {
+    each_store(|db| async move {
+        let mut usd = user_balance(3, 1);
+        usd.currency = "USD".into();
+        let load = |id, credit_balance_id, amount| {
+            Change::InsertTransfer(Transfer {
+                id,
+                kind: TransferKind::ExternalLoad,
+                debit_balance_id: None,
+                credit_balance_id,
+                amount,
+                transaction: None,
+                hold_id: None,
+                created_at: T0,
+            })
+        };
+        let mut changes = base();
+        changes.extend([
+            Change::InsertBalance(usd),
+            load(1, 2, 5_000),
+            load(2, 1, 250),
+            load(3, 3, 700),
+            Change::InsertTransfer(Transfer {
+                id: 4,
+                kind: TransferKind::Reload,
+                debit_balance_id: Some(2),
+                credit_balance_id: 1,
+                amount: 100,
+                transaction: None,
+                hold_id: None,
+                created_at: T0,
+            }),
+        ]);
+        db.store.commit(&changes).await.unwrap();
+        let totals = db.store.external_loads().await.unwrap();
+        assert_eq!(totals.len(), 2);
+        assert_eq!((totals["EUR"], totals["USD"]), (5_250, 700));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable() {
+    let error = Store::connect("postgres://postgres@127.0.0.1:1/antaca", 1)
+        .await
+        .unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    assert!(matches!(
+        Store::connect("mysql://localhost/antaca", 1).await,
+        Err(StoreError::UnsupportedUrl)
+    ));
+    each_store(|db| async move {
+        db.store.commit(&base()).await.unwrap();
+        db.store.close().await;
+        let error = db.store.commit(&place_hold(1, 1, 10)).await.unwrap_err();
+        assert!(error.is_unavailable(), "{error:?}");
+        assert!(db.store.load(0).await.unwrap_err().is_unavailable());
+    })
+    .await;
+}
+
+#[test]
+fn the_test_database_url_keeps_everything_but_the_name() {
+    assert_eq!(
+        common::with_database("postgres://postgres@127.0.0.1:5432/postgres", "t"),
+        "postgres://postgres@127.0.0.1:5432/t"
+    );
+    assert_eq!(
+        common::with_database("postgres://u:p@h/db?sslmode=disable", "t"),
+        "postgres://u:p@h/t?sslmode=disable"
+    );
+    assert_eq!(common::with_database("postgres://h", "t"), "postgres://h/t");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Measurements (ignored: run them with --release --ignored --nocapture)
+
+/// Start-up load of 1,000,000 customers, balances and cards from PostgreSQL (issue target: ≤ 10 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; cargo test --release --test store -- --ignored load_one_million_cards --nocapture"]
+async fn load_one_million_cards() {
+    const COUNT: i64 = 1_000_000;
+    const BATCH: i64 = 25_000;
+    let Some(db) = TestStore::postgres().await else {
+        return;
+    };
+    assert_eq!(db.backend, Backend::Postgres);
+    db.store.commit(&base()[..2]).await.unwrap();
+    let started = Instant::now();
+    for first in (1..=COUNT).step_by(BATCH as usize) {
+        let mut changes = Vec::with_capacity(3 * BATCH as usize);
+        for id in first..first + BATCH {
+            changes.push(Change::InsertCustomer(customer(id)));
+            let mut balance = user_balance(id, id);
+            balance.ledger = 10_000;
+            changes.push(Change::InsertBalance(balance));
+            changes.push(Change::InsertCard(card(id, id)));
+        }
+        db.store.commit(&changes).await.unwrap();
+    }
+    println!(
+        "inserted {COUNT} customers, balances and cards in {:.2?} (commit, batches of {BATCH} each)",
+        started.elapsed()
+    );
+
+    for attempt in ["first (after the bulk insert)", "second"] {
+        let started = Instant::now();
+        let snapshot = db.store.load(0).await.unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(snapshot.cards.len(), COUNT as usize);
+        assert_eq!(snapshot.balances.len(), COUNT as usize);
+        assert_eq!(snapshot.customers.len(), COUNT as usize);
+        assert_eq!(snapshot.max_ids.card, COUNT);
+        println!(
+            "load, {attempt}: {} cards + {} balances + {} customers in {elapsed:.2?}",
+            snapshot.cards.len(),
+            snapshot.balances.len(),
+            snapshot.customers.len()
+        );
+        assert!(elapsed.as_secs_f64() <= 10.0, "the issue's target is 10 s");
+    }
+}
+
+/// Committed holds per second on PostgreSQL through `commit`, in batches the size of
+/// `journal.batch_max` (4096 changes = 1024 holds of 4 changes each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; cargo test --release --test store -- --ignored commit_holds_per_second --nocapture"]
+async fn commit_holds_per_second() {
+    const HOLDS: i64 = 200_000;
+    const HOLDS_PER_BATCH: i64 = 1024;
+    let Some(db) = TestStore::postgres().await else {
+        return;
+    };
+    db.store.commit(&base()).await.unwrap();
+    let started = Instant::now();
+    for first in (1..=HOLDS).step_by(HOLDS_PER_BATCH as usize) {
+        let changes: Vec<Change> = (first..first + HOLDS_PER_BATCH)
+            .flat_map(|id| place_hold(id, id as u32, 1))
+            .collect();
+        db.store.commit(&changes).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{HOLDS} holds in {elapsed:.2?}: {:.0} committed holds/s ({HOLDS_PER_BATCH} holds per commit)",
+        HOLDS as f64 / elapsed.as_secs_f64()
+    );
+}
