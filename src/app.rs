@@ -214,14 +214,20 @@ async fn load_state(config: &Config, store: &Store, keys: CardKeys, clock: Arc<d
     if let Err(problem) = state.check_invariants() {
         anyhow::bail!("the stored state breaks an invariant: {problem}");
     }
-    let setup = program_setup(&state, &config.programs);
-    if !setup.changes.is_empty() {
-        state
-            .submit(setup)
-            .await
-            .context("setting up the configured programs")?;
-    }
+    set_up_programs(&state, &config.programs)
+        .await
+        .context("setting up the configured programs")?;
     Ok(state)
+}
+
+/// Makes sure every configured program exists with its partner, its funding
+/// balance and the system accounts it posts to (one durable submission).
+pub async fn set_up_programs(state: &State, programs: &[config::ProgramConfig]) -> Result<(), JournalError> {
+    let setup = program_setup(state, programs);
+    if setup.changes.is_empty() {
+        return Ok(());
+    }
+    state.submit(setup).await
 }
 
 /// What the configured programs need and the state does not have yet.
