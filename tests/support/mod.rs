@@ -23,23 +23,26 @@ pub const DEPOSIT_PROGRAM: &str = "dev-deposit-eur";
 pub const EUR: u16 = 978;
 pub const ACQUIRER: &str = "123456";
 
-/// The repository's config.toml with listeners on port 0 and the given database.
-pub fn test_config(database_url: &str) -> Config {
+/// The repository's config.toml with listeners on port 0, the given
+/// database, and `overrides` (environment-style keys, e.g. `ANTACA__NETWORK__IDLE_TIMEOUT_S`).
+pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     let root = env!("CARGO_MANIFEST_DIR");
-    let environment = [
-        ("ANTACA__NETWORK__LISTEN", "127.0.0.1:0".to_owned()),
-        ("ANTACA__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
-        ("ANTACA__DATABASE__URL", database_url.to_owned()),
+    let mut environment = vec![
+        ("ANTACA__NETWORK__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("ANTACA__HTTP__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("ANTACA__DATABASE__URL".to_owned(), database_url.to_owned()),
         (
-            "ANTACA__NETWORK__SPEC_PATH",
+            "ANTACA__NETWORK__SPEC_PATH".to_owned(),
             format!("{root}/specs/iso8583_2003_ascii.yaml"),
         ),
     ];
-    Config::load_with_env(
-        std::path::Path::new(&format!("{root}/config.toml")),
-        environment.into_iter().map(|(key, value)| (key.to_owned(), value)),
-    )
-    .expect("the repository's config.toml loads")
+    environment.extend(
+        overrides
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+    );
+    Config::load_with_env(std::path::Path::new(&format!("{root}/config.toml")), environment)
+        .expect("the repository's config.toml loads")
 }
 
 pub fn spec() -> Arc<Spec> {
@@ -60,7 +63,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start(database_url: &str) -> TestApp {
-        let config = test_config(database_url);
+        Self::start_with(database_url, &[]).await
+    }
+
+    pub async fn start_with(database_url: &str, overrides: &[(&str, &str)]) -> TestApp {
+        let config = test_config(database_url, overrides);
         antaca::telemetry::init_logging(&antaca::config::LogConfig {
             level: "warn".to_owned(),
             format: antaca::config::LogFormat::Text,

@@ -1,0 +1,81 @@
+//! The network server's bounds and shutdown: idle timeout, connection cap,
+//! graceful shutdown that answers what is in flight.
+
+mod common;
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+fn echo() -> Tx {
+    Tx::new(2804).set(11, next_stan()).set(24, "831")
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_timeout() {
+    let database = common::TestStore::sqlite().await;
+    let app = TestApp::start_with(&database.url, &[("ANTACA__NETWORK__IDLE_TIMEOUT_S", "1")]).await;
+    let mut client = app.connect().await;
+    assert_eq!(client.exchange(&echo()).await.action(), "8000");
+    let closed = tokio::time::timeout(Duration::from_secs(5), client.receive_raw()).await;
+    assert_eq!(
+        closed.expect("closed within 5 s"),
+        None,
+        "the switch closed the idle connection"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_for_a_free_slot() {
+    let database = common::TestStore::sqlite().await;
+    let app = TestApp::start_with(&database.url, &[("ANTACA__NETWORK__CONNECTIONS_MAX", "1")]).await;
+    let mut first = app.connect().await;
+    assert_eq!(first.exchange(&echo()).await.action(), "8000");
+    let mut second = app.connect().await;
+    let waiting = echo();
+    second.send(&waiting).await;
+    let early = tokio::time::timeout(Duration::from_millis(300), second.receive_raw()).await;
+    assert!(
+        early.is_err(),
+        "the second connection is not served while the first holds the only slot"
+    );
+    drop(first);
+    let response = second.receive().await;
+    assert_eq!(
+        (response.action(), response.text(11).map(str::as_bytes)),
+        ("8000", waiting.get(11))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_answers_every_request_in_flight_and_keeps_them() {
+    let database = common::TestStore::sqlite().await;
+    let app = TestApp::start(&database.url).await;
+    let card = app.funded_card(CREDIT_PROGRAM, 1_000_000).await;
+    let mut client = app.connect().await;
+    let requests: Vec<Tx> = (0..300).map(|_| Tx::authorization(card.pan(), 100)).collect();
+    for tx in &requests {
+        client.send(tx).await;
+    }
+    let state = app.state.clone();
+    let url = database.url.clone();
+    app.stop().await;
+    // Everything read before the shutdown was answered; nothing more.
+    let mut answered = 0;
+    while let Some(bytes) = client.receive_raw().await {
+        let response = decode(&spec(), &bytes);
+        assert_eq!(response.action(), "0000");
+        answered += 1;
+    }
+    assert!(answered > 0, "requests in flight at shutdown are answered");
+    let held = state.balance(card.balance_id).unwrap().snapshot().held;
+    assert_eq!(held, 100 * answered, "exactly the answered requests hold funds");
+    // And they are durable: a restart on the same database finds them.
+    let restarted = TestApp::start(&url).await;
+    assert_eq!(restarted.state.balance(card.balance_id).unwrap().snapshot().held, held);
+    restarted.state.check_invariants().unwrap();
+    restarted.stop().await;
+}
