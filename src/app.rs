@@ -60,6 +60,7 @@ pub struct Application {
     network_address: SocketAddr,
     http_address: SocketAddr,
     hold_expiry_interval: Duration,
+    duplicate_retention: Duration,
 }
 
 impl Application {
@@ -114,6 +115,7 @@ impl Application {
             network_address,
             http_address,
             hold_expiry_interval: Duration::from_secs(config.authorization.hold_expiry_interval_s),
+            duplicate_retention: Duration::from_secs(config.authorization.duplicate_retention_s),
         })
     }
 
@@ -155,10 +157,10 @@ impl Application {
         let expiry = tokio::spawn(
             self.switch
                 .clone()
-                .run_hold_expiry(self.hold_expiry_interval, shutdown.clone()),
+                .run_housekeeping(self.hold_expiry_interval, self.duplicate_retention, shutdown.clone()),
         );
         self.network.run(shutdown).await;
-        expiry.await.context("hold expiry task")?;
+        expiry.await.context("housekeeping task")?;
         http.await.context("HTTP task")?.context("HTTP server")?;
         tracing::info!("stopped; every answered request is durable");
         Ok(())

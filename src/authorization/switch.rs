@@ -14,7 +14,7 @@ use super::operations::{self, Answer, OriginalState, Settings, Step};
 use super::request::{self, MessageClass, Request};
 use crate::iso8583::{Message, OutMessage, Spec};
 use crate::network::{FrameHandler, Reply};
-use crate::state::{Claim, ClaimGuard, State};
+use crate::state::{Change, Claim, ClaimGuard, State, Submission};
 
 /// Fields every answer echoes when the request carried them (network-interface.md, "Messages").
 pub const ECHO_FIELDS: [usize; 15] = [2, 3, 4, 6, 7, 11, 12, 24, 32, 37, 41, 42, 49, 51, 56];
@@ -53,8 +53,10 @@ impl Switch {
         self.inner.answer(frame).await
     }
 
-    /// Expires holds past `authorization.hold_ttl_s` every `interval`, until `shutdown`.
-    pub async fn run_hold_expiry(self, interval: Duration, shutdown: CancellationToken) {
+    /// Every `interval` until `shutdown`: expires holds past
+    /// `authorization.hold_ttl_s`, and forgets recorded answers and closed holds
+    /// older than `retention` (`authorization.duplicate_retention_s`).
+    pub async fn run_housekeeping(self, interval: Duration, retention: Duration, shutdown: CancellationToken) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -66,6 +68,14 @@ impl Switch {
             if expired > 0 {
                 tracing::info!(expired, "expired authorization holds");
             }
+            let cutoff = self.inner.state.now_ms() - retention.as_millis() as i64;
+            let mut forget = Submission::default();
+            forget.push(Change::ForgetAnswersBefore(cutoff));
+            if let Err(error) = self.inner.state.submit(forget).await {
+                tracing::warn!(%error, "forgetting old answers not saved; retried next round");
+            }
+            let dropped = self.inner.state.forget_closed_holds(cutoff);
+            tracing::debug!(dropped, "closed holds past the retention window dropped from memory");
         }
     }
 

@@ -297,6 +297,27 @@ impl State {
             .collect()
     }
 
+    /// Drops from memory the holds closed before `before` (completed, reversed,
+    /// expired): they stay in the database; memory keeps what decisions need.
+    /// Returns how many were dropped.
+    pub fn forget_closed_holds(&self, before: TimestampMs) -> usize {
+        let closed: Vec<(HoldId, TransactionId)> = self
+            .memory
+            .holds
+            .iter()
+            .filter_map(|cell| {
+                let entry = cell.lock();
+                let closed = entry.hold.status != HoldStatus::Open && !entry.busy && entry.hold.created_at < before;
+                closed.then_some((entry.hold.id, entry.hold.transaction))
+            })
+            .collect();
+        for (id, transaction) in &closed {
+            self.memory.holds.remove(id);
+            self.memory.hold_by_transaction.remove(transaction);
+        }
+        closed.len()
+    }
+
     /// Every balance as committed (for the API, the auditor and tests).
     pub fn balances(&self) -> Vec<Balance> {
         let mut balances: Vec<Balance> = self.memory.balances.iter().map(|cell| cell.snapshot()).collect();
