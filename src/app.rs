@@ -19,6 +19,7 @@ use crate::authorization::operations::Settings;
 use crate::config::{self, Config};
 use crate::crypto::CardKeys;
 use crate::crypto::pin_block::ZonePinKey;
+use crate::instance_lock::InstanceLock;
 use crate::iso8583::Spec;
 use crate::network::{NetworkServer, ServerLimits};
 use crate::state::journal::CommitTarget;
@@ -61,6 +62,8 @@ pub struct Application {
     http_address: SocketAddr,
     hold_expiry_interval: Duration,
     duplicate_retention: Duration,
+    /// Released when the application is dropped (or the process ends).
+    _instance_lock: InstanceLock,
 }
 
 impl Application {
@@ -82,6 +85,9 @@ impl Application {
         let zone_pin_key =
             ZonePinKey::new(config.authorization.zone_pin_key.bytes()).context("key `authorization.zone_pin_key`")?;
 
+        let instance_lock = InstanceLock::acquire(&config.database.url)
+            .await
+            .context("taking the database's instance lock (key `database.url`)")?;
         let store = Store::connect(&config.database.url, config.database.connections_max)
             .await
             .context("opening the database (key `database.url`)")?;
@@ -116,6 +122,7 @@ impl Application {
             http_address,
             hold_expiry_interval: Duration::from_secs(config.authorization.hold_expiry_interval_s),
             duplicate_retention: Duration::from_secs(config.authorization.duplicate_retention_s),
+            _instance_lock: instance_lock,
         })
     }
 
@@ -154,11 +161,11 @@ impl Application {
                 .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
                 .await
         });
-        let expiry = tokio::spawn(
-            self.switch
-                .clone()
-                .run_housekeeping(self.hold_expiry_interval, self.duplicate_retention, shutdown.clone()),
-        );
+        let expiry = tokio::spawn(self.switch.clone().run_housekeeping(
+            self.hold_expiry_interval,
+            self.duplicate_retention,
+            shutdown.clone(),
+        ));
         self.network.run(shutdown).await;
         expiry.await.context("housekeeping task")?;
         http.await.context("HTTP task")?.context("HTTP server")?;

@@ -14,6 +14,7 @@
 //! - [`money`]: ISO 4217 currencies, exact amounts, minor units.
 //! - [`state`]: the shared in-memory state (cards, balances, holds, answers) and its group-committing journal.
 //! - [`store`]: the database under the state (PostgreSQL or SQLite): migrations, start-up load, batch commit.
+//! - [`instance_lock`]: one switch per database (advisory lock / file lock), held for the process's life.
 //! - [`http`]: the HTTP listener (health, metrics).
 //! - [`telemetry`]: logs and metrics set-up.
 pub mod app;
@@ -23,6 +24,7 @@ pub mod cards;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod instance_lock;
 pub mod iso8583;
 pub mod money;
 pub mod network;

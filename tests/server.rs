@@ -79,3 +79,21 @@ async fn shutdown_answers_every_request_in_flight_and_keeps_them() {
     restarted.state.check_invariants().unwrap();
     restarted.stop().await;
 }
+
+#[tokio::test]
+async fn a_second_switch_on_the_same_database_is_refused() {
+    let databases = [
+        Some(common::TestStore::sqlite().await),
+        common::TestStore::postgres().await,
+    ];
+    for database in databases.into_iter().flatten() {
+        let first = TestApp::start(&database.url).await;
+        let config = test_config(&database.url, &[]);
+        let second = antaca::app::Application::build(&config).await;
+        let error = format!("{:#}", second.expect_err("the second instance must not start"));
+        assert!(error.contains("another Antaca process"), "{error}");
+        first.stop().await;
+        let again = antaca::app::Application::build(&config).await;
+        assert!(again.is_ok(), "the lock is released with the first instance");
+    }
+}
