@@ -76,22 +76,13 @@ impl Application {
         let spec =
             Spec::load(&config.network.spec_path).context("loading the ISO 8583 spec (key `network.spec_path`)")?;
         tracing::info!(spec = %spec.name, mtis = spec.mtis().count(), "ISO 8583 spec loaded");
-        if let Some(directory) = config.sqlite_directory() {
-            std::fs::create_dir_all(&directory)
-                .with_context(|| format!("creating the data directory {}", directory.display()))?;
-        }
-        let keys = CardKeys::new(config.crypto.data_key.bytes(), config.crypto.lookup_key.bytes())
-            .context("key `crypto.data_key` or `crypto.lookup_key`")?;
         let zone_pin_key =
             ZonePinKey::new(config.authorization.zone_pin_key.bytes()).context("key `authorization.zone_pin_key`")?;
-
-        let instance_lock = InstanceLock::acquire(&config.database.url)
-            .await
-            .context("taking the database's instance lock (key `database.url`)")?;
-        let store = Store::connect(&config.database.url, config.database.connections_max)
-            .await
-            .context("opening the database (key `database.url`)")?;
-        let state = load_state(config, &store, keys, clock).await?;
+        let OpenedState {
+            state,
+            store,
+            instance_lock,
+        } = open_state(config, clock).await?;
 
         let settings = Settings {
             zone_pin_key,
@@ -172,6 +163,38 @@ impl Application {
         tracing::info!("stopped; every answered request is durable");
         Ok(())
     }
+}
+
+/// The loaded state with the store under it and the lock that makes this
+/// process its only user.
+#[derive(Debug)]
+pub struct OpenedState {
+    pub state: State,
+    pub store: Store,
+    pub instance_lock: InstanceLock,
+}
+
+/// Takes the database's instance lock, opens the store (migrating it), loads
+/// everything into memory and sets up the configured programs.
+pub async fn open_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<OpenedState> {
+    if let Some(directory) = config.sqlite_directory() {
+        std::fs::create_dir_all(&directory)
+            .with_context(|| format!("creating the data directory {}", directory.display()))?;
+    }
+    let keys = CardKeys::new(config.crypto.data_key.bytes(), config.crypto.lookup_key.bytes())
+        .context("key `crypto.data_key` or `crypto.lookup_key`")?;
+    let instance_lock = InstanceLock::acquire(&config.database.url)
+        .await
+        .context("taking the database's instance lock (key `database.url`)")?;
+    let store = Store::connect(&config.database.url, config.database.connections_max)
+        .await
+        .context("opening the database (key `database.url`)")?;
+    let state = load_state(config, &store, keys, clock).await?;
+    Ok(OpenedState {
+        state,
+        store,
+        instance_lock,
+    })
 }
 
 /// Loads the store into memory, then makes sure every configured program has

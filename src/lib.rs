@@ -12,6 +12,7 @@
 //! - [`cards`]: issuing cards (PAN, expiry, CVC2), lock/unlock, link/activate, PINs.
 //! - [`crypto`]: card data at rest (AES-256-GCM), look-up hashes (HMAC), PIN blocks (3DES).
 //! - [`money`]: ISO 4217 currencies, exact amounts, minor units.
+//! - [`provision`]: offline provisioning of funded cards for load tests and demos (`antaca provision`).
 //! - [`state`]: the shared in-memory state (cards, balances, holds, answers) and its group-committing journal.
 //! - [`store`]: the database under the state (PostgreSQL or SQLite): migrations, start-up load, batch commit.
 //! - [`instance_lock`]: one switch per database (advisory lock / file lock), held for the process's life.
@@ -28,6 +29,7 @@ pub mod instance_lock;
 pub mod iso8583;
 pub mod money;
 pub mod network;
+pub mod provision;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -28,6 +28,28 @@ enum Command {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
     },
+    /// Create KYC-verified customers with funded balances and active cards,
+    /// and write them (with their card numbers) to an owner-only file. Runs
+    /// on the database directly: the switch must not be running.
+    Provision {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// Card program to issue under.
+        #[arg(long, default_value = "dev-credit-eur")]
+        program: String,
+        /// Cards to create.
+        #[arg(long, default_value_t = 1000)]
+        cards: usize,
+        /// Minor units on each card's balance.
+        #[arg(long, default_value_t = 100_000_000)]
+        funds: i64,
+        /// Every Nth card gets a PIN (0: none).
+        #[arg(long, default_value_t = 4)]
+        pin_every: usize,
+        /// Where to write the cards (JSON lines, mode 0600).
+        #[arg(long, default_value = "data/cards.jsonl")]
+        out: PathBuf,
+    },
 }
 
 /// Exit code for an unusable configuration.
@@ -35,8 +57,10 @@ const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Serve { config } = cli.command;
-    let config = match Config::load(&config) {
+    let config_path = match &cli.command {
+        Command::Serve { config } | Command::Provision { config, .. } => config.clone(),
+    };
+    let config = match Config::load(&config_path) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("{error}");
@@ -51,7 +75,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    let result = match cli.command {
+        Command::Serve { .. } => runtime.block_on(serve(config)),
+        Command::Provision {
+            program,
+            cards,
+            funds,
+            pin_every,
+            out,
+            ..
+        } => {
+            let plan = antaca::provision::ProvisionPlan {
+                program,
+                cards,
+                funds,
+                pin_every,
+            };
+            runtime.block_on(provision(config, plan, out))
+        }
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -71,6 +114,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         signal.cancel();
     });
     application.run(shutdown).await
+}
+
+async fn provision(config: Config, plan: antaca::provision::ProvisionPlan, out: PathBuf) -> anyhow::Result<()> {
+    let opened = antaca::app::open_state(&config, std::sync::Arc::new(antaca::state::SystemClock)).await?;
+    let started = std::time::Instant::now();
+    let cards = antaca::provision::provision(&opened.state, &plan).await?;
+    antaca::provision::write_cards(&out, &cards)?;
+    tracing::info!(
+        cards = cards.len(),
+        program = %plan.program,
+        seconds = started.elapsed().as_secs_f64(),
+        out = %out.display(),
+        "provisioned"
+    );
+    Ok(())
 }
 
 async fn wait_for_signal() {

@@ -81,6 +81,7 @@ impl<'a> Value<'a> {
 
 impl<'a> Message<'a> {
     /// Decodes a whole message; any structural problem is an error naming the field.
+    #[inline]
     pub fn decode(spec: &'a Spec, bytes: &'a [u8]) -> Result<Message<'a>, DecodeError> {
         let (message, error) = Message::decode_lenient(spec, bytes)?;
         match error {
@@ -92,6 +93,7 @@ impl<'a> Message<'a> {
     /// Decodes as far as possible. Fails only when the MTI or a bitmap cannot be
     /// read (nothing can be answered); otherwise returns the view of every field
     /// read before the first problem, and that problem.
+    #[inline]
     pub fn decode_lenient(spec: &'a Spec, bytes: &'a [u8]) -> Result<(Message<'a>, Option<DecodeError>), DecodeError> {
         let mut cursor = Cursor { bytes, offset: 0 };
         let mti_wire = cursor.take(spec.mti.wire_len, FieldRef::Mti)?;
@@ -140,10 +142,7 @@ impl<'a> Message<'a> {
     }
 
     fn read_fields(&mut self, cursor: &mut Cursor<'a>) -> Result<(), DecodeError> {
-        for position in 2..=MAX_POSITION {
-            if position == 65 || !self.bit(position) {
-                continue;
-            }
+        for position in present_positions(self.bitmap) {
             let field = FieldRef::De(position as u8);
             let def = self
                 .definition
@@ -231,7 +230,7 @@ impl<'a> Message<'a> {
 
     /// Positions of the present data elements, ascending.
     pub fn positions(&self) -> impl Iterator<Item = usize> + '_ {
-        (2..=MAX_POSITION).filter(|&position| self.has(position))
+        present_positions(self.bitmap)
     }
 
     /// The field definition of DE `position` for this message.
@@ -288,6 +287,25 @@ impl<'a> Message<'a> {
     pub fn validate(&self) -> Result<(), DecodeError> {
         self.positions().try_for_each(|position| self.check_format(position))
     }
+}
+
+/// The data elements a bitmap pair announces, ascending. Bits 1 and 65 announce
+/// bitmaps, not data elements. Walks the set bits only: most of 128 are clear.
+pub(crate) fn present_positions(bitmap: [u64; 2]) -> impl Iterator<Item = usize> {
+    const BITMAP_BIT: u64 = 1 << 63;
+    let mut words = [bitmap[0] & !BITMAP_BIT, bitmap[1] & !BITMAP_BIT];
+    let mut word = 0;
+    std::iter::from_fn(move || {
+        while word < words.len() {
+            if words[word] != 0 {
+                let index = words[word].leading_zeros() as usize;
+                words[word] &= !(BITMAP_BIT >> index);
+                return Some(word * 64 + index + 1);
+            }
+            word += 1;
+        }
+        None
+    })
 }
 
 /// A bounded reader over the message bytes: never reads past the end.
@@ -388,6 +406,16 @@ pub(crate) mod tests {
             Ok(message) => panic!("decoded {:?}", message.positions().collect::<Vec<_>>()),
             Err(error) => error,
         }
+    }
+
+    #[test]
+    fn present_positions_walk_the_set_bits_except_the_bitmap_bits() {
+        let all: Vec<usize> = present_positions([u64::MAX, u64::MAX]).collect();
+        assert_eq!(all, (2..=128).filter(|&position| position != 65).collect::<Vec<_>>());
+        assert_eq!(present_positions([0, 0]).count(), 0);
+        assert_eq!(present_positions([1 << 63, 1 << 63]).count(), 0);
+        let some: Vec<usize> = present_positions([(1 << 62) | 1, 1 << 37]).collect();
+        assert_eq!(some, [2, 64, 91]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! fixed fields and prefixing variable ones as the spec says. With a reused
 //! buffer of enough capacity, encoding allocates nothing.
 
-use super::decode::Message;
+use super::decode::{Message, present_positions};
 use super::encoding::{Encoding, Format, write_length_prefix, write_logical};
 use super::error::{EncodeError, EncodeErrorKind, FieldRef};
 use super::spec::{FieldDef, Length, MAX_POSITION, Spec};
@@ -29,6 +29,9 @@ pub enum OutValue<'a> {
 #[derive(Debug, Clone)]
 pub struct OutMessage<'a> {
     mti: u16,
+    /// Which values are set, as the wire bitmaps say it: encoding walks these
+    /// bits instead of every position.
+    present: [u64; 2],
     values: [OutValue<'a>; MAX_POSITION + 1],
 }
 
@@ -36,6 +39,7 @@ impl<'a> OutMessage<'a> {
     pub fn new(mti: u16) -> Self {
         Self {
             mti,
+            present: [0; 2],
             values: [OutValue::Absent; MAX_POSITION + 1],
         }
     }
@@ -48,6 +52,11 @@ impl<'a> OutMessage<'a> {
     #[inline]
     pub fn set(&mut self, position: usize, value: OutValue<'a>) -> &mut Self {
         if (2..=MAX_POSITION).contains(&position) && position != 65 {
+            let (word, bit) = ((position - 1) / 64, 1u64 << (63 - (position - 1) % 64));
+            match value {
+                OutValue::Absent => self.present[word] &= !bit,
+                _ => self.present[word] |= bit,
+            }
             self.values[position] = value;
         }
         self
@@ -92,12 +101,7 @@ impl<'a> OutMessage<'a> {
         write_logical(spec.mti.encoding, Format::N, &mti_digits, 4, out)
             .map_err(|offset| EncodeError::new(FieldRef::Mti, EncodeErrorKind::InvalidCharacter { offset }))?;
 
-        let mut bitmap = [0u64; 2];
-        for (position, value) in self.values.iter().enumerate() {
-            if !matches!(value, OutValue::Absent) {
-                bitmap[(position - 1) / 64] |= 1 << (63 - (position - 1) % 64);
-            }
-        }
+        let mut bitmap = self.present;
         if bitmap[1] != 0 {
             bitmap[0] |= 1 << 63;
         }
@@ -105,15 +109,12 @@ impl<'a> OutMessage<'a> {
         if bitmap[1] != 0 {
             out.extend_from_slice(&bitmap[1].to_be_bytes());
         }
-        for (position, value) in self.values.iter().enumerate() {
-            if matches!(value, OutValue::Absent) {
-                continue;
-            }
+        for position in present_positions(self.present) {
             let field = FieldRef::De(position as u8);
             let def = definition
                 .field(position)
                 .ok_or(EncodeError::new(field, EncodeErrorKind::NotInSpec))?;
-            encode_field(def, value, out).map_err(|kind| EncodeError::new(field, kind))?;
+            encode_field(def, &self.values[position], out).map_err(|kind| EncodeError::new(field, kind))?;
         }
         Ok(())
     }

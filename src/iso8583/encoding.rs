@@ -132,6 +132,13 @@ pub fn write_logical(
     let chars = std::iter::repeat_n(pad_char, left)
         .chain(value.iter().copied())
         .chain(std::iter::repeat_n(b' ', right));
+    if encoding == Encoding::ASCII && value.is_ascii() {
+        // The common case, as slices rather than a character at a time.
+        out.resize(out.len() + left, pad_char);
+        out.extend_from_slice(value);
+        out.resize(out.len() + right, b' ');
+        return Ok(());
+    }
     // Padding characters are always encodable, so an offset is never below `left`.
     let value_offset = |offset: usize| offset - left;
     match encoding {
