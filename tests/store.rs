@@ -281,13 +281,16 @@ impl Oracle {
         assert_eq!(snapshot.corporations, values(&self.corporations));
         assert_eq!(snapshot.balances, values(&self.balances));
         assert_eq!(snapshot.cards, values(&self.cards));
-        let open: Vec<Hold> = self
+        let live: Vec<Hold> = self
             .holds
             .values()
-            .filter(|hold| hold.status == HoldStatus::Open)
+            .filter(|hold| hold.status == HoldStatus::Open || hold.created_at >= answers_since)
             .cloned()
             .collect();
-        assert_eq!(snapshot.holds, open, "load gives the open holds only");
+        assert_eq!(
+            snapshot.holds, live,
+            "load gives the open holds and the recent closed ones only"
+        );
         let recent: Vec<RecordedAnswer> = self
             .answers
             .values()
@@ -470,8 +473,9 @@ async fn every_change_round_trips() {
         .await;
         assert_eq!(oracle.answers.len(), 2);
         oracle.check(&db.store, 0).await;
-        // A restart reads the same.
+        // A restart reads the same, also with a pool of one connection (tables read one by one).
         oracle.check(&db.reconnect().await, 0).await;
+        oracle.check(&Store::connect(&db.url, 1).await.unwrap(), 0).await;
     })
     .await;
 }
@@ -624,10 +628,49 @@ async fn a_failing_batch_stores_nothing() {
         );
         oracle.check(&db.store, 0).await;
 
-        // And so does a reference to a card that does not exist.
-        let mut orphan = hold(5, 5, 42, 1, 10);
+        // And so do references to rows that do not exist, from each table that has no foreign keys.
+        let mut orphan = hold(7, 7, 42, 1, 10);
         orphan.partner_balance_id = None;
-        let error = db.store.commit(&[Change::InsertHold(orphan)]).await.unwrap_err();
+        let mut orphan_transfer = Transfer {
+            id: 1,
+            kind: TransferKind::CardDebit,
+            debit_balance_id: Some(1),
+            credit_balance_id: 77,
+            amount: 5,
+            transaction: None,
+            hold_id: None,
+            created_at: T0,
+        };
+        let orphan_answer = answer(9, T0, Some(88));
+        let mut changes = place_hold(5, 5, 10);
+        changes.push(Change::InsertHold(orphan));
+        let cases = [
+            (changes, "cards"),
+            (vec![Change::InsertTransfer(orphan_transfer.clone())], "balances"),
+            (vec![Change::RecordAnswer(orphan_answer)], "holds"),
+        ];
+        for (changes, missing_from) in cases {
+            let error = db.store.commit(&changes).await.unwrap_err();
+            assert!(
+                matches!(error, StoreError::DanglingReferences { table, missing: 1 } if table == missing_from),
+                "{error:?}"
+            );
+            oracle.check(&db.store, 0).await;
+        }
+        orphan_transfer.credit_balance_id = 2;
+        orphan_transfer.hold_id = Some(99);
+        let error = db
+            .store
+            .commit(&[Change::InsertTransfer(orphan_transfer)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::DanglingReferences { table: "holds", .. }),
+            "{error:?}"
+        );
+
+        // Tables with foreign keys refuse a missing reference at once.
+        let error = db.store.commit(&[Change::InsertCard(card(9, 404))]).await.unwrap_err();
         assert!(
             matches!(
                 error,
@@ -648,7 +691,7 @@ async fn a_failing_batch_stores_nothing() {
 }
 
 #[tokio::test]
-async fn load_gives_open_holds_and_answers_since_the_cutoff() {
+async fn load_gives_live_holds_and_answers_since_the_cutoff() {
     each_store(|db| async move {
         let mut oracle = Oracle::default();
         commit(&db.store, &mut oracle, &base()).await;
@@ -673,7 +716,11 @@ async fn load_gives_open_holds_and_answers_since_the_cutoff() {
         commit(&db.store, &mut oracle, &changes).await;
 
         let snapshot = sorted(db.store.load(T0 + 4).await.unwrap());
-        assert_eq!(snapshot.holds.iter().map(|hold| hold.id).collect::<Vec<_>>(), [2, 4, 6]);
+        // Open ones, and the closed one (5) created inside the window: a reversal may still name it.
+        assert_eq!(
+            snapshot.holds.iter().map(|hold| hold.id).collect::<Vec<_>>(),
+            [2, 4, 5, 6]
+        );
         let stans: Vec<u32> = snapshot.answers.iter().map(|answer| answer.transaction.stan).collect();
         assert_eq!(stans, [4, 5, 6], "answers created at or after the cutoff");
         assert_eq!(snapshot.max_ids.hold, 6);
@@ -897,27 +944,28 @@ async fn load_one_million_cards() {
     }
 }
 
-/// Committed holds per second on PostgreSQL through `commit`, in batches the size of
-/// `journal.batch_max` (4096 changes = 1024 holds of 4 changes each).
+/// Committed holds per second through `commit`, on both backends, in batches the size of
+/// `journal.batch_max` (4096 changes = 1024 holds of 4 changes each), one commit after another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement; cargo test --release --test store -- --ignored commit_holds_per_second --nocapture"]
 async fn commit_holds_per_second() {
     const HOLDS: i64 = 200_000;
     const HOLDS_PER_BATCH: i64 = 1024;
-    let Some(db) = TestStore::postgres().await else {
-        return;
-    };
-    db.store.commit(&base()).await.unwrap();
-    let started = Instant::now();
-    for first in (1..=HOLDS).step_by(HOLDS_PER_BATCH as usize) {
-        let changes: Vec<Change> = (first..first + HOLDS_PER_BATCH)
-            .flat_map(|id| place_hold(id, id as u32, 1))
-            .collect();
-        db.store.commit(&changes).await.unwrap();
-    }
-    let elapsed = started.elapsed();
-    println!(
-        "{HOLDS} holds in {elapsed:.2?}: {:.0} committed holds/s ({HOLDS_PER_BATCH} holds per commit)",
-        HOLDS as f64 / elapsed.as_secs_f64()
-    );
+    each_store(|db| async move {
+        db.store.commit(&base()).await.unwrap();
+        let started = Instant::now();
+        for first in (1..=HOLDS).step_by(HOLDS_PER_BATCH as usize) {
+            let changes: Vec<Change> = (first..first + HOLDS_PER_BATCH)
+                .flat_map(|id| place_hold(id, id as u32, 1))
+                .collect();
+            db.store.commit(&changes).await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "{:?}: {HOLDS} holds in {elapsed:.2?}: {:.0} committed holds/s ({HOLDS_PER_BATCH} holds per commit)",
+            db.backend,
+            HOLDS as f64 / elapsed.as_secs_f64()
+        );
+    })
+    .await;
 }

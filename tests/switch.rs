@@ -479,3 +479,30 @@ async fn an_unreadable_frame_closes_only_its_connection(app: &TestApp) {
     let echo = good.exchange(&Tx::new(2804).set(11, next_stan()).set(24, "831")).await;
     assert_eq!(echo.action(), "8000", "other connections are served");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_transaction_can_be_reversed_after_a_restart() {
+    let databases = [
+        Some(common::TestStore::sqlite().await),
+        common::TestStore::postgres().await,
+    ];
+    for database in databases.into_iter().flatten() {
+        let app = TestApp::start(&database.url).await;
+        let card = app.funded_card(CREDIT_PROGRAM, 10_000).await;
+        let mut client = app.connect().await;
+        let authorization = Tx::authorization(card.pan(), 4_000);
+        assert_eq!(client.exchange(&authorization).await.action(), "0000");
+        assert_eq!(client.exchange(&authorization.completion(4_000)).await.action(), "0000");
+        assert_eq!(app.state.balance(card.balance_id).unwrap().snapshot().ledger, 6_000);
+        drop(client);
+        app.stop().await;
+        // The restarted switch loads the completed hold (inside the retention window).
+        let restarted = TestApp::start(&database.url).await;
+        let mut client = restarted.connect().await;
+        assert_eq!(client.exchange(&authorization.reversal(None)).await.action(), "4000");
+        let balance = restarted.state.balance(card.balance_id).unwrap().snapshot();
+        assert_eq!(balance.ledger, 10_000, "the posted debit is refunded");
+        restarted.state.check_invariants().unwrap();
+        restarted.stop().await;
+    }
+}

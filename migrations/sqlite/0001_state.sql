@@ -2,7 +2,7 @@
 -- for the conventions. SQLite specifics: STRICT tables (a value of the wrong type is an error, not a
 -- conversion), INTEGER for every integer width, BLOB for bytes, GLOB patterns instead of regular
 -- expressions, WITHOUT ROWID where the key is text. As there, holds, transfers and recorded_answers
-have no FOREIGN KEYs: the store checks their references once per batch, the same way on both.
+-- have no FOREIGN KEYs: the store checks their references once per batch, the same way on both.
 
 CREATE TABLE partners (
     id         TEXT PRIMARY KEY CHECK (id <> ''),

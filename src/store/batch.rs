@@ -33,6 +33,57 @@ pub(crate) struct Batch<'a> {
     pub answers: Vec<&'a RecordedAnswer>,
     /// Forget recorded answers created before this (the latest cutoff of the batch).
     pub forget_answers_before: Option<TimestampMs>,
+    /// What the batch's holds, transfers and answers refer to, checked before the commit.
+    pub references: References,
+}
+
+/// The rows referred to by the batch's new holds, transfers and answers, each id once, sorted. These
+/// tables have no foreign keys (a trigger per row is too slow for them); the writer checks that
+/// every id here exists, in one set-wise query per batch, before it commits.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct References {
+    pub cards: Vec<CardId>,
+    pub balances: Vec<BalanceId>,
+    pub holds: Vec<HoldId>,
+}
+
+impl References {
+    fn of(holds: &[&Hold], transfers: &[&Transfer], answers: &[&RecordedAnswer]) -> References {
+        let mut references = References {
+            cards: holds.iter().map(|hold| hold.card_id).collect(),
+            balances: holds
+                .iter()
+                .flat_map(|hold| [Some(hold.user_balance_id), hold.partner_balance_id])
+                .flatten()
+                .collect(),
+            holds: answers.iter().filter_map(|answer| answer.hold_id).collect(),
+        };
+        for transfer in transfers {
+            references.balances.extend(transfer.debit_balance_id);
+            references.balances.push(transfer.credit_balance_id);
+            references.holds.extend(transfer.hold_id);
+        }
+        for ids in [&mut references.cards, &mut references.balances, &mut references.holds] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        references
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cards.is_empty() && self.balances.is_empty() && self.holds.is_empty()
+    }
+
+    /// Fails if the check query found any id missing, naming the table it is missing from.
+    pub fn expect_found(missing: [(&'static str, i64); 3]) -> Result<(), StoreError> {
+        match missing.into_iter().find(|(_, count)| *count != 0) {
+            Some((table, count)) => Err(StoreError::DanglingReferences {
+                table,
+                missing: count as u64,
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The sum of a batch's deltas on one balance.
@@ -129,6 +180,7 @@ impl<'a> Batch<'a> {
         batch.balance_states = balance_states.into_sorted();
         batch.card_updates = card_updates.into_sorted();
         batch.hold_updates = hold_updates.into_sorted();
+        batch.references = References::of(&batch.holds, &batch.transfers, &batch.answers);
         Ok(batch)
     }
 }
@@ -242,5 +294,50 @@ mod tests {
             }]
         );
         assert_eq!(batch.forget_answers_before, Some(30));
+    }
+
+    #[test]
+    fn references_are_collected_once_each() {
+        let hold = |id, card_id, partner_balance_id| Hold {
+            id,
+            transaction: TransactionId {
+                acquirer: 1,
+                acquirer_digits: 1,
+                stan: id as u32,
+                local_time: 0,
+            },
+            card_id,
+            user_balance_id: 5,
+            partner_balance_id,
+            amount: 1,
+            remaining: 1,
+            status: HoldStatus::Open,
+            created_at: 0,
+            expires_at: 0,
+        };
+        let changes = vec![
+            Change::InsertHold(hold(1, 8, Some(2))),
+            Change::InsertHold(hold(2, 7, None)),
+            Change::InsertHold(hold(3, 8, Some(2))),
+            Change::InsertTransfer(Transfer {
+                id: 1,
+                kind: TransferKind::CardDebit,
+                debit_balance_id: Some(5),
+                credit_balance_id: 9,
+                amount: 1,
+                transaction: None,
+                hold_id: Some(1),
+                created_at: 0,
+            }),
+        ];
+        let batch = Batch::new(&changes).unwrap();
+        assert_eq!(
+            batch.references,
+            References {
+                cards: vec![7, 8],
+                balances: vec![2, 5, 9],
+                holds: vec![1],
+            }
+        );
     }
 }

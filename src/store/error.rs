@@ -31,6 +31,10 @@ pub enum StoreError {
         expected: u64,
         found: u64,
     },
+    /// New holds, transfers or answers refer to rows that do not exist (these tables have no foreign
+    /// keys; the store checks their references once per batch).
+    #[error("{missing} referenced rows missing from {table}")]
+    DanglingReferences { table: &'static str, missing: u64 },
     /// A value does not fit its column (e.g. a number beyond the column's range).
     #[error("{table}.{column}: value does not fit the column")]
     Unstorable { table: &'static str, column: &'static str },

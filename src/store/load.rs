@@ -1,7 +1,7 @@
 //! Reading whole tables, the same for both backends: rows are streamed and decoded as they arrive
 //! (never buffered as a result set), into vectors sized from the highest id in use. The two big tables,
-//! cards and balances, are read on their own connections and tasks, so their decoding runs on separate
-//! cores while the small tables are read.
+//! cards and balances, are read on their own connections and tasks (when the pool allows three
+//! connections), so their decoding runs on other cores while the remaining tables are read.
 
 use std::future::Future;
 
@@ -27,6 +27,9 @@ pub(crate) enum Parameter<'a> {
 pub(crate) trait RowSource: Clone + Send + Sync + 'static {
     type Row: Columns;
 
+    /// The pool's connection bound.
+    fn connections_max(&self) -> u32;
+
     /// Calls `each` on every row of `sql` as it arrives.
     fn for_each_row<'a, F>(
         &'a self,
@@ -42,6 +45,10 @@ macro_rules! row_source {
     ($pool:ty, $row:ty) => {
         impl RowSource for $pool {
             type Row = $row;
+
+            fn connections_max(&self) -> u32 {
+                self.options().get_max_connections()
+            }
 
             fn for_each_row<'a, F>(
                 &'a self,
@@ -116,11 +123,26 @@ pub(crate) async fn max_ids<S: RowSource>(source: &S) -> Result<MaxIds, StoreErr
     Ok(max_ids)
 }
 
+/// Parallel reads take this many connections at once; a smaller pool reads one table after another
+/// (waiting for a connection could outlast the pool's acquire timeout).
+const PARALLEL_CONNECTIONS: u32 = 3;
+
 pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampMs) -> Result<Snapshot, StoreError> {
     let max_ids = max_ids(source).await?;
     let capacity = |max_id: i64| max_id.clamp(0, CAPACITY_HINT_MAX) as usize;
-    let cards = spawn_collect(source, rows::CARDS, capacity(max_ids.card), rows::card);
-    let balances = spawn_collect(source, rows::BALANCES, capacity(max_ids.balance), rows::balance);
+    let (cards, balances) = if source.connections_max() >= PARALLEL_CONNECTIONS {
+        (
+            Some(spawn_collect(source, rows::CARDS, capacity(max_ids.card), rows::card)),
+            Some(spawn_collect(
+                source,
+                rows::BALANCES,
+                capacity(max_ids.balance),
+                rows::balance,
+            )),
+        )
+    } else {
+        (None, None)
+    };
     let partners = collect(source, rows::PARTNERS, Parameter::None, 0, rows::partner).await?;
     let programs = collect(source, rows::PROGRAMS, Parameter::None, 0, rows::program).await?;
     let customers = collect(
@@ -132,7 +154,7 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
     )
     .await?;
     let corporations = collect(source, rows::CORPORATIONS, Parameter::None, 0, rows::corporation).await?;
-    let open_holds = collect(source, rows::OPEN_HOLDS, Parameter::None, 0, rows::hold).await?;
+    let holds = collect(source, rows::LIVE_HOLDS, Parameter::Int(answers_since), 0, rows::hold).await?;
     let answers = collect(
         source,
         rows::ANSWERS_SINCE,
@@ -141,14 +163,31 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
         rows::answer,
     )
     .await?;
+    let balances = match balances {
+        Some(spawned) => spawned.join().await?,
+        None => {
+            collect(
+                source,
+                rows::BALANCES,
+                Parameter::None,
+                capacity(max_ids.balance),
+                rows::balance,
+            )
+            .await?
+        }
+    };
+    let cards = match cards {
+        Some(spawned) => spawned.join().await?,
+        None => collect(source, rows::CARDS, Parameter::None, capacity(max_ids.card), rows::card).await?,
+    };
     Ok(Snapshot {
         partners,
         programs,
         customers,
         corporations,
-        balances: balances.join().await?,
-        cards: cards.join().await?,
-        holds: open_holds,
+        balances,
+        cards,
+        holds,
         answers,
         max_ids,
     })

@@ -50,7 +50,7 @@ pub struct Snapshot {
     pub corporations: Vec<Corporation>,
     pub balances: Vec<Balance>,
     pub cards: Vec<Card>,
-    /// The open holds only; closed ones stay in the database.
+    /// The open holds, and the closed ones created at or after the cutoff given to [`Store::load`].
     pub holds: Vec<Hold>,
     /// Recorded answers created at or after the cutoff given to [`Store::load`].
     pub answers: Vec<RecordedAnswer>,
@@ -73,8 +73,8 @@ impl Store {
     ///
     /// `postgres://...` or `postgresql://...`: PostgreSQL. `sqlite://PATH` (or `sqlite:PATH`): SQLite,
     /// creating the file and its directory if missing, in WAL mode with `synchronous = FULL`, so a
-    /// committed batch survives a power loss. `connections_max` bounds the pool (at least 1; the
-    /// start-up load reads on up to 3 connections at once).
+    /// committed batch survives a power loss. `connections_max` bounds the pool (at least 1; with 3
+    /// or more, the start-up load reads the big tables in parallel).
     pub async fn connect(url: &str, connections_max: u32) -> Result<Store, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             postgres::connect(url, connections_max).await.map(Store::Postgres)
@@ -94,7 +94,7 @@ impl Store {
             Store::Postgres(pool) => load::snapshot(pool, answers_since).await?,
             Store::Sqlite(pool) => load::snapshot(pool, answers_since).await?,
         };
-        tracing::info!(
+        tracing::debug!(
             partners = snapshot.partners.len(),
             programs = snapshot.programs.len(),
             customers = snapshot.customers.len(),
@@ -117,8 +117,13 @@ impl Store {
     /// states, card inserts, card updates, hold inserts, hold updates, transfers, recorded answers,
     /// then forgetting old answers), each table in one multi-row statement (or a few, under SQLite's
     /// parameter limit). Deltas on one balance are summed; of several updates of one row, the last
-    /// wins. An update of a row that does not exist fails the batch ([`StoreError::MissingRows`]);
-    /// an answer already recorded for the transaction is kept as it was.
+    /// wins. An update of a row that does not exist fails the batch ([`StoreError::MissingRows`]), and
+    /// so does a new hold, transfer or answer referring to a row that does not exist
+    /// ([`StoreError::DanglingReferences`]); an answer already recorded for the transaction is kept as
+    /// it was.
+    ///
+    /// If the connection is lost while the final COMMIT is under way, the error is
+    /// [`StoreError::Unavailable`] and whether the batch was stored is not known.
     pub async fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());

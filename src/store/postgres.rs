@@ -12,7 +12,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
 use super::StoreError;
-use super::batch::{BalanceDelta, Batch, HoldUpdate, expect_rows, fits, utf8};
+use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns};
 use crate::state::model::*;
 
@@ -56,6 +56,7 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     update_holds(connection, &batch.hold_updates).await?;
     insert_transfers(connection, &batch.transfers).await?;
     insert_answers(connection, &batch.answers).await?;
+    check_references(connection, &batch.references).await?;
     if let Some(cutoff) = batch.forget_answers_before {
         sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")
             .bind(cutoff)
@@ -416,4 +417,25 @@ async fn insert_answers(connection: &mut PgConnection, rows: &[&RecordedAnswer])
     .execute(&mut *connection)
     .await?;
     Ok(())
+}
+
+/// Counts, per referenced table, the batch's references to rows that do not exist: one query for the
+/// whole batch, each referenced id once.
+async fn check_references(connection: &mut PgConnection, references: &References) -> Result<(), StoreError> {
+    if references.is_empty() {
+        return Ok(());
+    }
+    let (cards, balances, holds): (i64, i64, i64) = sqlx::query_as(
+        "SELECT \
+         (SELECT COUNT(*) FROM UNNEST($1::int8[]) AS v (id) WHERE NOT EXISTS (SELECT 1 FROM cards WHERE cards.id = v.id)), \
+         (SELECT COUNT(*) FROM UNNEST($2::int8[]) AS v (id) \
+          WHERE NOT EXISTS (SELECT 1 FROM balances WHERE balances.id = v.id)), \
+         (SELECT COUNT(*) FROM UNNEST($3::int8[]) AS v (id) WHERE NOT EXISTS (SELECT 1 FROM holds WHERE holds.id = v.id))",
+    )
+    .bind(&references.cards)
+    .bind(&references.balances)
+    .bind(&references.holds)
+    .fetch_one(&mut *connection)
+    .await?;
+    References::expect_found([("cards", cards), ("balances", balances), ("holds", holds)])
 }

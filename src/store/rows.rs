@@ -23,8 +23,10 @@ pub(crate) const CARDS: &str = "SELECT id, balance_id, program_id, kind, status,
      CAST(pin_tries AS BIGINT), created_at FROM cards";
 pub(crate) const HOLDS: &str = "SELECT id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, \
      remaining, status, created_at, expires_at FROM holds";
-pub(crate) const OPEN_HOLDS: &str = "SELECT id, transaction_id, card_id, user_balance_id, partner_balance_id, \
-     amount, remaining, status, created_at, expires_at FROM holds WHERE status = 'open'";
+/// Open holds, and closed ones still inside the duplicate-retention window: a
+/// reversal of a completed transaction must find its hold after a restart.
+pub(crate) const LIVE_HOLDS: &str = "SELECT id, transaction_id, card_id, user_balance_id, partner_balance_id, \
+     amount, remaining, status, created_at, expires_at FROM holds WHERE status = 'open' OR created_at >= $1";
 pub(crate) const TRANSFERS: &str = "SELECT id, kind, debit_balance_id, credit_balance_id, amount, transaction_id, \
      hold_id, created_at FROM transfers";
 pub(crate) const ANSWERS_SINCE: &str = "SELECT transaction_id, CAST(mti AS BIGINT), action_code, approval_code, \

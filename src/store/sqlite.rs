@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, Sq
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::StoreError;
-use super::batch::{BalanceDelta, Batch, HoldUpdate, expect_rows, fits, utf8};
+use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns};
 use crate::state::model::*;
 
@@ -75,6 +75,7 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     update_holds(connection, &batch.hold_updates).await?;
     insert_transfers(connection, &batch.transfers).await?;
     insert_answers(connection, &batch.answers).await?;
+    check_references(connection, &batch.references).await?;
     if let Some(cutoff) = batch.forget_answers_before {
         sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")
             .bind(cutoff)
@@ -473,4 +474,38 @@ async fn insert_answers(connection: &mut SqliteConnection, rows: &[&RecordedAnsw
     )
     .await?;
     Ok(())
+}
+
+/// Counts, per referenced table, the batch's references to rows that do not exist: one query for the
+/// whole batch, each referenced id once. The ids go as JSON arrays (one parameter each, whatever
+/// their number) read back by `json_each`.
+async fn check_references(connection: &mut SqliteConnection, references: &References) -> Result<(), StoreError> {
+    if references.is_empty() {
+        return Ok(());
+    }
+    let (cards, balances, holds): (i64, i64, i64) = sqlx::query_as(
+        "SELECT \
+         (SELECT COUNT(*) FROM json_each($1) AS v WHERE NOT EXISTS (SELECT 1 FROM cards WHERE cards.id = v.value)), \
+         (SELECT COUNT(*) FROM json_each($2) AS v WHERE NOT EXISTS (SELECT 1 FROM balances WHERE balances.id = v.value)), \
+         (SELECT COUNT(*) FROM json_each($3) AS v WHERE NOT EXISTS (SELECT 1 FROM holds WHERE holds.id = v.value))",
+    )
+    .bind(json_array(&references.cards))
+    .bind(json_array(&references.balances))
+    .bind(json_array(&references.holds))
+    .fetch_one(&mut *connection)
+    .await?;
+    References::expect_found([("cards", cards), ("balances", balances), ("holds", holds)])
+}
+
+fn json_array(ids: &[i64]) -> String {
+    let mut json = String::with_capacity(2 + ids.len() * 8);
+    json.push('[');
+    for (position, id) in ids.iter().enumerate() {
+        if position > 0 {
+            json.push(',');
+        }
+        json.push_str(&id.to_string());
+    }
+    json.push(']');
+    json
 }
