@@ -506,3 +506,27 @@ async fn a_completed_transaction_can_be_reversed_after_a_restart() {
         restarted.stop().await;
     }
 }
+
+/// 9109: the database cannot take the batch (here another process holds
+/// SQLite's write lock past the busy timeout). Nothing is held, and once the
+/// database is free again the switch recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_that_cannot_be_saved_answers_9109_and_holds_nothing() {
+    use sqlx::Connection;
+    let database = common::TestStore::sqlite().await;
+    let app = TestApp::start(&database.url).await;
+    let card = app.funded_card(CREDIT_PROGRAM, 10_000).await;
+    let mut blocker = sqlx::SqliteConnection::connect(&database.url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut blocker).await.unwrap();
+    let mut client = app.connect().await;
+    let authorization = Tx::authorization(card.pan(), 1_000);
+    assert_eq!(client.exchange(&authorization).await.action(), "9109");
+    assert_eq!(app.available(card.balance_id), 10_000, "nothing held");
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    drop(blocker);
+    // Not recorded: the same transaction, asked again, is decided afresh.
+    assert_eq!(client.exchange(&authorization.repeat()).await.action(), "0000");
+    assert_eq!(app.available(card.balance_id), 9_000);
+    app.state.check_invariants().unwrap();
+    app.stop().await;
+}
