@@ -97,3 +97,29 @@ async fn a_second_switch_on_the_same_database_is_refused() {
         assert!(again.is_ok(), "the lock is released with the first instance");
     }
 }
+
+#[tokio::test]
+async fn two_hundred_pipelined_echo_tests_are_all_answered() {
+    let database = common::TestStore::sqlite().await;
+    let app = TestApp::start(&database.url).await;
+    let mut client = app.connect().await;
+    let requests: Vec<Tx> = (0..200).map(|_| echo().set(7, "1125000000")).collect();
+    for tx in &requests {
+        client.send(tx).await;
+    }
+    let mut stans = std::collections::HashSet::new();
+    for _ in 0..requests.len() {
+        let response = client.receive().await;
+        assert_eq!(
+            (response.mti, response.action(), response.text(24)),
+            (2814, "8000", Some("831"))
+        );
+        stans.insert(response.text(11).unwrap().to_owned());
+    }
+    let sent: std::collections::HashSet<String> = requests
+        .iter()
+        .map(|tx| String::from_utf8(tx.get(11).unwrap().to_vec()).unwrap())
+        .collect();
+    assert_eq!(stans, sent, "every STAN answered once");
+    app.stop().await;
+}
