@@ -17,7 +17,7 @@
 //! `ANTACA_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and drops it
 //! after; without a reachable PostgreSQL the bench says so and measures nothing.
 //! `ANTACA_BENCH_BATCH_WAIT_US` sets `journal.batch_wait_us` (default: config.toml's), and
-//! `ANTACA_BENCH_SUBMITTERS` the number of submitters.
+//! `ANTACA_BENCH_SUBMITTERS` the number of submitters, `ANTACA_BENCH_POOL` the one-per-change pool.
 //!
 //! `cargo bench --bench journal`
 
@@ -124,6 +124,14 @@ impl Database {
             .execute(&mut admin)
             .await
             .map_err(|error| format!("cannot create a database: {error}"))?;
+        if std::env::var("TMP_LOG_STATEMENTS").is_ok() {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE {name} SET log_min_duration_statement = 0"
+            )))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        }
         let _ = admin.close().await;
         let url = with_database(&admin_url, &name);
         Ok(Database { admin_url, name, url })
@@ -274,6 +282,7 @@ async fn open_state(store: &Store, limits: JournalLimits) -> (State, Arc<StoreTa
             snapshot.max_ids.corporation,
             snapshot.max_ids.transfer,
         ],
+        lifecycle: snapshot.lifecycle,
     };
     let keys = CardKeys::new(&[7; 32], &[9; 32]).unwrap();
     let target = Arc::new(StoreTarget::new(store.clone()));
@@ -417,6 +426,7 @@ fn journal(c: &mut Criterion) {
         .expect("the repository's config.toml loads");
     let batch_wait_us = env_number("ANTACA_BENCH_BATCH_WAIT_US").unwrap_or(config.journal.batch_wait_us);
     let submitters = env_number("ANTACA_BENCH_SUBMITTERS").unwrap_or(SUBMITTERS);
+    let pool = env_number("ANTACA_BENCH_POOL").unwrap_or(ONE_PER_CHANGE_POOL);
     let limits = JournalLimits {
         batch_max: config.journal.batch_max as usize,
         batch_wait: Duration::from_micros(batch_wait_us),
@@ -424,16 +434,14 @@ fn journal(c: &mut Criterion) {
     };
     let (group_store, pool_store, (state, target), accounts) = runtime.block_on(async {
         let group_store = Store::connect(&database.url, GROUP_POOL).await.expect("connecting");
-        let pool_store = Store::connect(&database.url, ONE_PER_CHANGE_POOL)
-            .await
-            .expect("connecting");
+        let pool_store = Store::connect(&database.url, pool).await.expect("connecting");
         let accounts = provision(&group_store, submitters).await;
         let state = open_state(&group_store, limits).await;
         (group_store, pool_store, state, accounts)
     });
     eprintln!(
         "journal bench: {submitters} submitters, batch_max {} changes, batch_wait_us {batch_wait_us}, \
-         one-per-change pool {ONE_PER_CHANGE_POOL} connections, database {}",
+         one-per-change pool {pool} connections, database {}",
         limits.batch_max, database.name
     );
 

@@ -56,6 +56,10 @@ impl CommitTarget for StoreTarget {
 pub struct Application {
     network: NetworkServer<Switch>,
     http: TcpListener,
+    /// The HTTPS listener's rustls configuration (development certificates or the configured files).
+    http_tls: Arc<rustls::ServerConfig>,
+    http_handshake_timeout: Duration,
+    api: crate::http::Api,
     switch: Switch,
     store: Store,
     network_address: SocketAddr,
@@ -89,6 +93,19 @@ impl Application {
             pin_tries_max: config.authorization.pin_tries_max,
             hold_ttl_ms: (config.authorization.hold_ttl_s * 1000) as i64,
         };
+        crate::admins::bootstrap(&state, &config.admin)
+            .await
+            .context("creating the first administrator (keys `admin.bootstrap_*`)")?;
+        let http_tls = crate::http::tls::server_config(&config.tls, &config.partners())
+            .context("the HTTPS listener's certificates (section `tls`)")?;
+        let api = crate::http::Api {
+            state: state.clone(),
+            settings: Arc::new(crate::http::ApiSettings::from_config(config)),
+            kyc_verifier: Arc::new(crate::customers::kyc::BuiltInVerifier {
+                minimum_age_years: config.kyc.minimum_age_years,
+            }),
+            metrics: crate::telemetry::metrics_handle(),
+        };
         let switch = Switch::new(Arc::new(spec), state, settings);
         let limits = ServerLimits {
             connections_max: config.network.connections_max as usize,
@@ -107,6 +124,9 @@ impl Application {
         Ok(Application {
             network: NetworkServer::new(network_listener, Arc::new(switch.clone()), limits),
             http,
+            http_tls,
+            http_handshake_timeout: Duration::from_secs(config.http.handshake_timeout_s),
+            api,
             switch,
             store,
             network_address,
@@ -122,7 +142,7 @@ impl Application {
         self.network_address
     }
 
-    /// The HTTP listener's bound address.
+    /// The HTTPS listener's bound address.
     pub fn http_address(&self) -> SocketAddr {
         self.http_address
     }
@@ -144,14 +164,24 @@ impl Application {
     /// every request still being decided gets its durable answer first.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(address = %self.network_address, "ISO 8583 listener bound");
-        tracing::info!(address = %self.http_address, "HTTP listener bound");
-        let router = crate::http::router(crate::telemetry::metrics_handle());
-        let http_shutdown = shutdown.clone();
-        let http = tokio::spawn(async move {
-            axum::serve(self.http, router)
-                .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-                .await
-        });
+        tracing::info!(address = %self.http_address, "HTTPS listener bound");
+        let settings = self.api.settings.clone();
+        // Expired sessions are swept on the housekeeping rhythm of the holds.
+        let sessions = tokio::spawn(crate::http::run_session_housekeeping(
+            self.api.state.clone(),
+            settings.session_retention_ms,
+            self.hold_expiry_interval,
+            shutdown.clone(),
+        ));
+        let router = crate::http::router(self.api);
+        let http = tokio::spawn(crate::http::serve(
+            self.http,
+            self.http_tls,
+            self.http_handshake_timeout,
+            router,
+            shutdown.clone(),
+            settings.request_timeout,
+        ));
         let expiry = tokio::spawn(self.switch.clone().run_housekeeping(
             self.hold_expiry_interval,
             self.duplicate_retention,
@@ -159,7 +189,8 @@ impl Application {
         ));
         self.network.run(shutdown).await;
         expiry.await.context("housekeeping task")?;
-        http.await.context("HTTP task")?.context("HTTP server")?;
+        sessions.await.context("session housekeeping task")?;
+        http.await.context("HTTPS task")?.context("HTTPS server")?;
         tracing::info!("stopped; every answered request is durable");
         Ok(())
     }
@@ -228,6 +259,7 @@ async fn load_state(config: &Config, store: &Store, keys: CardKeys, clock: Arc<d
             snapshot.max_ids.corporation,
             snapshot.max_ids.transfer,
         ],
+        lifecycle: snapshot.lifecycle,
     };
     let limits = JournalLimits {
         batch_max: config.journal.batch_max as usize,

@@ -16,20 +16,29 @@
 //! - [`state`]: the shared in-memory state (cards, balances, holds, answers) and its group-committing journal.
 //! - [`store`]: the database under the state (PostgreSQL or SQLite): migrations, start-up load, batch commit.
 //! - [`instance_lock`]: one switch per database (advisory lock / file lock), held for the process's life.
-//! - [`http`]: the HTTP listener (health, metrics).
+//! - [`http`]: the HTTPS listener: the lifecycle API's channels (`/secure`, `/lifecycle/v1`,
+//!   `/customers/me`, `/admin`), TLS and development certificates, errors, OpenAPI, health, metrics.
+//! - [`customers`]: users: registration, the partner's KYC flag, platform KYC (verifier, review queue).
+//! - [`corporations`]: corporations and KYB decisions, each transition recorded with who and when.
+//! - [`sessions`]: session tokens (hashed at rest, expiring, renewable) and device pairing.
+//! - [`admins`]: administration panel users, roles and the permission table, Argon2id passwords.
 //! - [`telemetry`]: logs and metrics set-up.
+pub mod admins;
 pub mod app;
 pub mod authorization;
 pub mod balances;
 pub mod cards;
 pub mod config;
+pub mod corporations;
 pub mod crypto;
+pub mod customers;
 pub mod http;
 pub mod instance_lock;
 pub mod iso8583;
 pub mod money;
 pub mod network;
 pub mod provision;
+pub mod sessions;
 pub mod state;
 pub mod store;
 pub mod telemetry;

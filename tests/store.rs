@@ -184,6 +184,13 @@ struct Oracle {
     holds: BTreeMap<HoldId, Hold>,
     transfers: BTreeMap<TransferId, Transfer>,
     answers: BTreeMap<TransactionId, RecordedAnswer>,
+    profiles: BTreeMap<CustomerId, CustomerProfile>,
+    installations: BTreeMap<String, Installation>,
+    sessions: BTreeMap<[u8; 32], Session>,
+    admins: BTreeMap<String, AdminUser>,
+    kyc_submissions: BTreeMap<String, KycSubmission>,
+    corporation_details: BTreeMap<CorporationId, CorporationDetails>,
+    kyb_transitions: BTreeMap<String, KybTransition>,
 }
 
 impl Oracle {
@@ -254,6 +261,28 @@ impl Oracle {
                     self.answers.entry(answer.transaction).or_insert(answer);
                 }
                 Change::ForgetAnswersBefore(cutoff) => self.answers.retain(|_, answer| answer.created_at >= cutoff),
+                Change::UpsertCustomerProfile(profile) => {
+                    self.profiles.insert(profile.customer_id, profile);
+                }
+                Change::UpsertInstallation(installation) => {
+                    self.installations.insert(installation.id.clone(), installation);
+                }
+                Change::UpsertSession(session) => {
+                    self.sessions.insert(session.token_hash, session);
+                }
+                Change::ForgetSessionsBefore(cutoff) => self.sessions.retain(|_, session| session.expires_at >= cutoff),
+                Change::UpsertAdmin(admin) => {
+                    self.admins.insert(admin.id.clone(), admin);
+                }
+                Change::UpsertKycSubmission(submission) => {
+                    self.kyc_submissions.insert(submission.id.clone(), submission);
+                }
+                Change::InsertCorporationDetails(details) => {
+                    self.corporation_details.insert(details.corporation_id, details);
+                }
+                Change::InsertKybTransition(transition) => {
+                    self.kyb_transitions.insert(transition.id.clone(), transition);
+                }
             }
         }
     }
@@ -299,6 +328,14 @@ impl Oracle {
             .collect();
         assert_eq!(snapshot.answers, recent, "load gives the answers since the cutoff only");
         assert_eq!(snapshot.max_ids, self.max_ids());
+        let lifecycle = &snapshot.lifecycle;
+        assert_eq!(lifecycle.customer_profiles, values(&self.profiles));
+        assert_eq!(lifecycle.installations, values(&self.installations));
+        assert_eq!(lifecycle.sessions, values(&self.sessions));
+        assert_eq!(lifecycle.admins, values(&self.admins));
+        assert_eq!(lifecycle.kyc_submissions, values(&self.kyc_submissions));
+        assert_eq!(lifecycle.corporation_details, values(&self.corporation_details));
+        assert_eq!(lifecycle.kyb_transitions, values(&self.kyb_transitions));
 
         assert_eq!(
             by_id(store.balances().await.unwrap(), |balance| balance.id),
@@ -333,7 +370,195 @@ fn sorted(mut snapshot: Snapshot) -> Snapshot {
     snapshot.cards.sort_by_key(|row| row.id);
     snapshot.holds.sort_by_key(|row| row.id);
     snapshot.answers.sort_by_key(|row| row.transaction);
+    let lifecycle = &mut snapshot.lifecycle;
+    lifecycle.customer_profiles.sort_by_key(|row| row.customer_id);
+    lifecycle.installations.sort_by(|left, right| left.id.cmp(&right.id));
+    lifecycle.sessions.sort_by_key(|row| row.token_hash);
+    lifecycle.admins.sort_by(|left, right| left.id.cmp(&right.id));
+    lifecycle.kyc_submissions.sort_by(|left, right| left.id.cmp(&right.id));
+    lifecycle.corporation_details.sort_by_key(|row| row.corporation_id);
+    lifecycle.kyb_transitions.sort_by(|left, right| left.id.cmp(&right.id));
     snapshot
+}
+
+fn address() -> PostalAddress {
+    PostalAddress {
+        line1: "ul. Prosta 1".into(),
+        line2: Some("lok. 2".into()),
+        city: "Warszawa".into(),
+        postal_code: "00-001".into(),
+        country: "PL".into(),
+    }
+}
+
+fn installation(id: &str, active: bool) -> Installation {
+    Installation {
+        id: id.into(),
+        customer_id: 1,
+        device_id: "device-1".into(),
+        active,
+        created_at: T0,
+        deactivated_at: (!active).then_some(T0 + 5),
+    }
+}
+
+fn session(byte: u8, subject: SessionSubject, expires_at: TimestampMs) -> Session {
+    Session {
+        token_hash: [byte; 32],
+        subject,
+        created_at: T0,
+        expires_at,
+        revoked: false,
+    }
+}
+
+fn admin(id: &str, username: &str, role: AdminRole, partner_id: Option<&str>) -> AdminUser {
+    AdminUser {
+        id: id.into(),
+        username: username.into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role,
+        partner_id: partner_id.map(str::to_owned),
+        active: true,
+        created_at: T0,
+    }
+}
+
+fn kyc_submission(id: &str, data: Option<KycData>, status: KycSubmissionStatus) -> KycSubmission {
+    KycSubmission {
+        id: id.into(),
+        customer_id: 1,
+        source: if data.is_some() {
+            KycSource::Server
+        } else {
+            KycSource::Partner
+        },
+        data,
+        status,
+        findings: vec!["DOCUMENT_NUMBER_CHECKSUM".into()],
+        decided_by: (status != KycSubmissionStatus::InReview).then(|| "partner:acme".into()),
+        reason: None,
+        created_at: T0,
+        decided_at: (status != KycSubmissionStatus::InReview).then_some(T0 + 1),
+    }
+}
+
+/// One of each lifecycle record, after base() and every_change_round_trips's rows (customer 1,
+/// corporation 3).
+fn lifecycle_records() -> Vec<Change> {
+    let person = KycData {
+        first_name: "Zoë".into(),
+        last_name: "O'Neil-Kowalska".into(),
+        birth_date: "1990-05-17".into(),
+        nationality: "PL".into(),
+        document_type: DocumentType::IdCard,
+        document_number: "ABA300000".into(),
+        document_country: "PL".into(),
+        document_expiry: "2030-01-31".into(),
+        address: address(),
+    };
+    let customer_subject = SessionSubject::Customer {
+        customer_id: 1,
+        installation_id: "inst-1".into(),
+    };
+    vec![
+        Change::UpsertCustomerProfile(CustomerProfile {
+            customer_id: 1,
+            email: Some("anna@example.com".into()),
+            phone: None,
+            first_name: Some("Anna".into()),
+            last_name: None,
+            updated_at: T0,
+        }),
+        Change::UpsertInstallation(installation("inst-1", true)),
+        Change::UpsertAdmin(admin("adm-1", "root", AdminRole::Admin, None)),
+        Change::UpsertAdmin(admin("adm-2", "clerk", AdminRole::Employee, Some(PARTNER))),
+        Change::UpsertSession(session(1, customer_subject, T0 + 600_000)),
+        Change::UpsertSession(session(
+            2,
+            SessionSubject::Admin {
+                admin_id: "adm-1".into(),
+            },
+            T0 + 1,
+        )),
+        Change::UpsertKycSubmission(kyc_submission("kyc-1", Some(person), KycSubmissionStatus::InReview)),
+        Change::UpsertKycSubmission(kyc_submission("kyc-2", None, KycSubmissionStatus::Verified)),
+        Change::InsertCorporationDetails(CorporationDetails {
+            corporation_id: 3,
+            registration_number: "0000012345".into(),
+            tax_id: None,
+            address: address(),
+            documents: vec![CorporationDocument {
+                document_type: CorporationDocumentType::RegistryExtract,
+                url: "https://docs.example/krs.pdf".into(),
+                sha256: "ab".repeat(32),
+            }],
+        }),
+        Change::InsertKybTransition(KybTransition {
+            id: "kyb-1".into(),
+            corporation_id: 3,
+            from: None,
+            to: KybStatus::Submitted,
+            actor: "partner:acme".into(),
+            reason: None,
+            at: T0,
+        }),
+        Change::InsertKybTransition(KybTransition {
+            id: "kyb-2".into(),
+            corporation_id: 3,
+            from: Some(KybStatus::Submitted),
+            to: KybStatus::OnHold,
+            actor: "admin:root".into(),
+            reason: Some("registry extract older than 3 months".into()),
+            at: T0 + 1,
+        }),
+    ]
+}
+
+/// Updates of the records above, in one batch: the last write of a row wins; the replaced
+/// installation is deactivated before its successor (one active per device); the admin session that
+/// expired is forgotten.
+fn lifecycle_updates() -> Vec<Change> {
+    let mut decided = kyc_submission("kyc-1", None, KycSubmissionStatus::Rejected);
+    decided.data = lifecycle_records().iter().find_map(|change| match change {
+        Change::UpsertKycSubmission(submission) if submission.id == "kyc-1" => submission.data.clone(),
+        _ => None,
+    });
+    decided.source = KycSource::Server;
+    decided.decided_by = Some("admin:root".into());
+    decided.reason = Some("document number does not check".into());
+    let customer_subject = SessionSubject::Customer {
+        customer_id: 1,
+        installation_id: "inst-1".into(),
+    };
+    let mut renewed = session(1, customer_subject.clone(), T0 + 900_000);
+    let mut revoked = renewed.clone();
+    revoked.revoked = true;
+    renewed.expires_at = T0 + 800_000;
+    let successor = SessionSubject::Customer {
+        customer_id: 1,
+        installation_id: "inst-2".into(),
+    };
+    let mut promoted = admin("adm-2", "clerk", AdminRole::Manager, Some(PARTNER));
+    promoted.active = false;
+    vec![
+        Change::UpsertSession(renewed),
+        Change::UpsertSession(revoked),
+        Change::UpsertInstallation(installation("inst-1", false)),
+        Change::UpsertInstallation(installation("inst-2", true)),
+        Change::UpsertSession(session(3, successor, T0 + 600_000)),
+        Change::UpsertAdmin(promoted),
+        Change::UpsertKycSubmission(decided),
+        Change::UpsertCustomerProfile(CustomerProfile {
+            customer_id: 1,
+            email: None,
+            phone: Some("+48600100200".into()),
+            first_name: Some("Anna".into()),
+            last_name: Some("Nowak".into()),
+            updated_at: T0 + 2,
+        }),
+        Change::ForgetSessionsBefore(T0 + 2),
+    ]
 }
 
 /// Commits to the store and applies to the oracle.
@@ -358,7 +583,7 @@ async fn migrations_run_twice_are_idempotent() {
         let mut oracle = Oracle::default();
         commit(&db.store, &mut oracle, &base()).await;
         let again = db.reconnect().await;
-        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 1);
+        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 2);
         oracle.check(&again, 0).await;
         commit(&again, &mut oracle, &place_hold(1, 1, 500)).await;
         oracle.check(&db.store, 0).await;
@@ -472,6 +697,12 @@ async fn every_change_round_trips() {
         )
         .await;
         assert_eq!(oracle.answers.len(), 2);
+        oracle.check(&db.store, 0).await;
+
+        commit(&db.store, &mut oracle, &lifecycle_records()).await;
+        oracle.check(&db.store, 0).await;
+        commit(&db.store, &mut oracle, &lifecycle_updates()).await;
+        assert_eq!(oracle.sessions.len(), 2, "the expired session is forgotten");
         oracle.check(&db.store, 0).await;
         // A restart reads the same, also with a pool of one connection (tables read one by one).
         oracle.check(&db.reconnect().await, 0).await;

@@ -14,6 +14,10 @@ use serde::Deserialize;
 pub struct Config {
     pub network: NetworkConfig,
     pub http: HttpConfig,
+    pub tls: TlsConfig,
+    pub session: SessionConfig,
+    pub admin: AdminConfig,
+    pub kyc: KycConfig,
     pub database: DatabaseConfig,
     pub journal: JournalConfig,
     pub authorization: AuthorizationConfig,
@@ -38,6 +42,83 @@ pub struct NetworkConfig {
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    pub body_bytes_max: u32,
+    pub request_timeout_s: u64,
+    pub handshake_timeout_s: u64,
+}
+
+/// Certificates of the HTTPS listener. All three paths empty: development
+/// certificates, generated into `dev_directory` at first start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub server_cert_path: PathBuf,
+    pub server_key_path: PathBuf,
+    pub partner_ca_path: PathBuf,
+    pub partner_name_from: PartnerNameFrom,
+    pub dev_directory: PathBuf,
+}
+
+impl TlsConfig {
+    /// No production file is configured: generate and use development certificates.
+    pub fn is_development(&self) -> bool {
+        [&self.server_cert_path, &self.server_key_path, &self.partner_ca_path]
+            .iter()
+            .all(|path| path.as_os_str().is_empty())
+    }
+}
+
+/// Which subject attribute of a partner's client certificate names the partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartnerNameFrom {
+    /// Common name (CN).
+    Cn,
+    /// Organizational unit (OU).
+    Ou,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub ttl_s: u64,
+    pub retention_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    pub bootstrap_username: String,
+    pub bootstrap_password: Secret,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KycConfig {
+    pub minimum_age_years: u32,
+}
+
+/// A secret given as text (a password). Its `Debug` never shows it.
+#[derive(Clone, Deserialize)]
+#[serde(from = "String")]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Secret(text)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} chars, redacted)", self.0.chars().count())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -174,6 +255,10 @@ impl Config {
                 u64::from(self.network.in_flight_per_connection_max),
             ),
             ("network.idle_timeout_s", self.network.idle_timeout_s),
+            ("http.body_bytes_max", u64::from(self.http.body_bytes_max)),
+            ("http.request_timeout_s", self.http.request_timeout_s),
+            ("http.handshake_timeout_s", self.http.handshake_timeout_s),
+            ("session.ttl_s", self.session.ttl_s),
             ("database.connections_max", u64::from(self.database.connections_max)),
             ("journal.batch_max", u64::from(self.journal.batch_max)),
             ("journal.queue_max", u64::from(self.journal.queue_max)),
@@ -213,7 +298,57 @@ impl Config {
                 "key `database.url` must start with sqlite: or postgres://".into(),
             ));
         }
+        self.validate_tls()?;
+        self.validate_admin()?;
         self.validate_programs()
+    }
+
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let tls = &self.tls;
+        if tls.is_development() {
+            if tls.dev_directory.as_os_str().is_empty() {
+                return Err(ConfigError(
+                    "key `tls.dev_directory` must name a directory when no certificate file is configured".into(),
+                ));
+            }
+            return Ok(());
+        }
+        // Half a production set would silently mix development and real certificates.
+        for (key, path) in [
+            ("tls.server_cert_path", &tls.server_cert_path),
+            ("tls.server_key_path", &tls.server_key_path),
+            ("tls.partner_ca_path", &tls.partner_ca_path),
+        ] {
+            if path.as_os_str().is_empty() {
+                return Err(ConfigError(format!(
+                    "key `{key}` is empty but other tls paths are set: give all three or none"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_admin(&self) -> Result<(), ConfigError> {
+        let password = self.admin.bootstrap_password.expose();
+        if !password.is_empty() && password.chars().count() < 12 {
+            return Err(ConfigError(
+                "key `admin.bootstrap_password` must be at least 12 characters (or empty)".into(),
+            ));
+        }
+        if !password.is_empty() && self.admin.bootstrap_username.trim().is_empty() {
+            return Err(ConfigError("key `admin.bootstrap_username` must not be empty".into()));
+        }
+        if !(16..=120).contains(&self.kyc.minimum_age_years) {
+            return Err(ConfigError(
+                "key `kyc.minimum_age_years` must be within 16..=120".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The partners of the configured programs: the tenants a client certificate may name.
+    pub fn partners(&self) -> std::collections::BTreeSet<String> {
+        self.programs.iter().map(|program| program.partner.clone()).collect()
     }
 
     fn validate_programs(&self) -> Result<(), ConfigError> {

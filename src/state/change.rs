@@ -45,4 +45,14 @@ pub enum Change {
     RecordAnswer(RecordedAnswer),
     /// Forgets recorded answers older than the retention window.
     ForgetAnswersBefore(TimestampMs),
+    // The lifecycle API's records (sessions, admins, KYC and KYB decisions).
+    UpsertCustomerProfile(CustomerProfile),
+    UpsertInstallation(Installation),
+    UpsertSession(Session),
+    /// Forgets sessions that expired before the cutoff (past `session.retention_s`).
+    ForgetSessionsBefore(TimestampMs),
+    UpsertAdmin(AdminUser),
+    UpsertKycSubmission(KycSubmission),
+    InsertCorporationDetails(CorporationDetails),
+    InsertKybTransition(KybTransition),
 }

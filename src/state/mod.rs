@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use dashmap::DashMap;
+use dashmap::{DashMap, DashSet};
 use tokio::sync::Notify;
 
 pub use change::Change;
@@ -121,6 +121,39 @@ struct Memory {
     /// Money brought in from outside, per currency: the conserved total.
     external_loads: DashMap<String, i64>,
     ids: Ids,
+    lifecycle: LifecycleMemory,
+    /// Keys claimed by a lifecycle operation in flight (see [`State::reserve`]).
+    reservations: DashSet<String>,
+}
+
+/// The lifecycle API's records, with the indexes its look-ups need.
+#[derive(Debug, Default)]
+struct LifecycleMemory {
+    customer_by_ref: DashMap<(String, String), CustomerId>,
+    profiles: DashMap<CustomerId, CustomerProfile>,
+    installations: DashMap<String, Installation>,
+    /// The active installation of each (customer, device).
+    installation_by_device: DashMap<(CustomerId, String), String>,
+    sessions: DashMap<[u8; 32], Session>,
+    admins: DashMap<String, AdminUser>,
+    admin_by_username: DashMap<String, String>,
+    kyc_submissions: DashMap<String, KycSubmission>,
+    kyc_by_customer: DashMap<CustomerId, Vec<String>>,
+    corporation_details: DashMap<CorporationId, CorporationDetails>,
+    kyb_transitions: DashMap<CorporationId, Vec<KybTransition>>,
+}
+
+/// A key claimed by [`State::reserve`]; dropping it frees the key.
+#[derive(Debug)]
+pub struct Reservation {
+    memory: Arc<Memory>,
+    key: String,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.memory.reservations.remove(&self.key);
+    }
 }
 
 /// The shared state. Cheap to clone.
@@ -184,6 +217,7 @@ pub struct LoadedState {
     /// Sum of external loads per currency (the conserved totals).
     pub external_loads: HashMap<String, i64>,
     pub max_ids: [i64; 6],
+    pub lifecycle: LifecycleRecords,
 }
 
 impl State {
@@ -366,6 +400,129 @@ impl State {
         }
     }
 
+    /// Claims `key` for one lifecycle operation at a time: `None` while another
+    /// holds it. Hold the reservation until the submission's receipt resolves
+    /// (memory is applied by then), so a uniqueness check made under it sees
+    /// every earlier commit and no other writer can slip in between. This keeps
+    /// a duplicate from reaching the database, where a unique-constraint
+    /// failure would fail the whole group commit, other people's changes too.
+    pub fn reserve(&self, key: String) -> Option<Reservation> {
+        self.memory.reservations.insert(key.clone()).then(|| Reservation {
+            memory: self.memory.clone(),
+            key,
+        })
+    }
+
+    pub fn customer_by_external_ref(&self, partner_id: &str, external_ref: &str) -> Option<CustomerId> {
+        let key = (partner_id.to_owned(), external_ref.to_owned());
+        self.memory.lifecycle.customer_by_ref.get(&key).map(|id| *id)
+    }
+
+    pub fn customer_profile(&self, id: CustomerId) -> Option<CustomerProfile> {
+        self.memory.lifecycle.profiles.get(&id).map(|entry| entry.clone())
+    }
+
+    /// Every corporation, in id order.
+    pub fn corporations(&self) -> Vec<Corporation> {
+        let mut corporations: Vec<Corporation> = self.memory.corporations.iter().map(|entry| entry.clone()).collect();
+        corporations.sort_by_key(|corporation| corporation.id);
+        corporations
+    }
+
+    pub fn installation(&self, id: &str) -> Option<Installation> {
+        self.memory.lifecycle.installations.get(id).map(|entry| entry.clone())
+    }
+
+    /// The active installation of a customer on a device.
+    pub fn active_installation(&self, customer_id: CustomerId, device_id: &str) -> Option<Installation> {
+        let key = (customer_id, device_id.to_owned());
+        let id = self.memory.lifecycle.installation_by_device.get(&key)?.clone();
+        self.installation(&id)
+    }
+
+    pub fn session(&self, token_hash: &[u8; 32]) -> Option<Session> {
+        self.memory
+            .lifecycle
+            .sessions
+            .get(token_hash)
+            .map(|entry| entry.clone())
+    }
+
+    /// The live (unrevoked) sessions of a subject.
+    pub fn sessions_of(&self, subject: &SessionSubject) -> Vec<Session> {
+        self.memory
+            .lifecycle
+            .sessions
+            .iter()
+            .filter(|session| !session.revoked && &session.subject == subject)
+            .map(|session| session.clone())
+            .collect()
+    }
+
+    pub fn admin(&self, id: &str) -> Option<AdminUser> {
+        self.memory.lifecycle.admins.get(id).map(|entry| entry.clone())
+    }
+
+    pub fn admin_by_username(&self, username: &str) -> Option<AdminUser> {
+        let id = self.memory.lifecycle.admin_by_username.get(username)?.clone();
+        self.admin(&id)
+    }
+
+    /// Every admin user, in creation order.
+    pub fn admins(&self) -> Vec<AdminUser> {
+        let mut admins: Vec<AdminUser> = self.memory.lifecycle.admins.iter().map(|entry| entry.clone()).collect();
+        admins.sort_by(|left, right| left.id.cmp(&right.id));
+        admins
+    }
+
+    pub fn kyc_submission(&self, id: &str) -> Option<KycSubmission> {
+        self.memory.lifecycle.kyc_submissions.get(id).map(|entry| entry.clone())
+    }
+
+    /// A customer's KYC submissions, oldest first.
+    pub fn kyc_submissions_of(&self, customer_id: CustomerId) -> Vec<KycSubmission> {
+        let ids = self
+            .memory
+            .lifecycle
+            .kyc_by_customer
+            .get(&customer_id)
+            .map(|ids| ids.clone())
+            .unwrap_or_default();
+        ids.iter().filter_map(|id| self.kyc_submission(id)).collect()
+    }
+
+    /// Every KYC submission waiting for an administrator, oldest first.
+    pub fn kyc_in_review(&self) -> Vec<KycSubmission> {
+        let mut waiting: Vec<KycSubmission> = self
+            .memory
+            .lifecycle
+            .kyc_submissions
+            .iter()
+            .filter(|submission| submission.status == KycSubmissionStatus::InReview)
+            .map(|submission| submission.clone())
+            .collect();
+        waiting.sort_by(|left, right| left.id.cmp(&right.id));
+        waiting
+    }
+
+    pub fn corporation_details(&self, id: CorporationId) -> Option<CorporationDetails> {
+        self.memory
+            .lifecycle
+            .corporation_details
+            .get(&id)
+            .map(|entry| entry.clone())
+    }
+
+    /// A corporation's KYB transitions, oldest first.
+    pub fn kyb_transitions(&self, id: CorporationId) -> Vec<KybTransition> {
+        self.memory
+            .lifecycle
+            .kyb_transitions
+            .get(&id)
+            .map(|entry| entry.clone())
+            .unwrap_or_default()
+    }
+
     /// Verifies the money invariants over all of memory; returns what is wrong.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut held_by_balance: HashMap<BalanceId, i64> = HashMap::new();
@@ -439,6 +596,7 @@ impl Memory {
             self.partners.insert(partner.id.clone(), partner);
         }
         for customer in loaded.customers {
+            self.index_customer(&customer);
             self.customers.insert(customer.id, customer);
         }
         for corporation in loaded.corporations {
@@ -471,6 +629,42 @@ impl Memory {
         self.ids.customer.store(customer, Ordering::Relaxed);
         self.ids.corporation.store(corporation, Ordering::Relaxed);
         self.ids.transfer.store(transfer, Ordering::Relaxed);
+        self.load_lifecycle(loaded.lifecycle);
+    }
+
+    fn load_lifecycle(&self, records: LifecycleRecords) {
+        // Applied as changes so loading and committing index the same way.
+        let LifecycleRecords {
+            customer_profiles,
+            installations,
+            sessions,
+            admins,
+            mut kyc_submissions,
+            corporation_details,
+            mut kyb_transitions,
+        } = records;
+        kyc_submissions.sort_by(|left, right| left.id.cmp(&right.id));
+        kyb_transitions.sort_by(|left, right| left.id.cmp(&right.id));
+        let changes = customer_profiles
+            .into_iter()
+            .map(Change::UpsertCustomerProfile)
+            .chain(installations.into_iter().map(Change::UpsertInstallation))
+            .chain(sessions.into_iter().map(Change::UpsertSession))
+            .chain(admins.into_iter().map(Change::UpsertAdmin))
+            .chain(kyc_submissions.into_iter().map(Change::UpsertKycSubmission))
+            .chain(corporation_details.into_iter().map(Change::InsertCorporationDetails))
+            .chain(kyb_transitions.into_iter().map(Change::InsertKybTransition));
+        for change in changes {
+            self.apply_one(&change);
+        }
+    }
+
+    fn index_customer(&self, customer: &Customer) {
+        if let Some(external_ref) = &customer.external_ref {
+            self.lifecycle
+                .customer_by_ref
+                .insert((customer.partner_id.clone(), external_ref.clone()), customer.id);
+        }
     }
 
     /// Indexes a program with its funding and system balances, when they exist.
@@ -524,6 +718,7 @@ impl Memory {
             }
             Change::UpsertProgram(program) => self.index_program(program.clone()),
             Change::InsertCustomer(customer) => {
+                self.index_customer(customer);
                 self.customers.insert(customer.id, customer.clone());
             }
             Change::UpdateCustomerKyc {
@@ -617,6 +812,63 @@ impl Memory {
                     AnswerSlot::Final(answer) => answer.created_at >= *cutoff,
                     AnswerSlot::Pending(_) => true,
                 });
+            }
+            Change::UpsertCustomerProfile(profile) => {
+                self.lifecycle.profiles.insert(profile.customer_id, profile.clone());
+            }
+            Change::UpsertInstallation(installation) => {
+                let key = (installation.customer_id, installation.device_id.clone());
+                if installation.active {
+                    self.lifecycle
+                        .installation_by_device
+                        .insert(key, installation.id.clone());
+                } else {
+                    self.lifecycle
+                        .installation_by_device
+                        .remove_if(&key, |_, id| *id == installation.id);
+                }
+                self.lifecycle
+                    .installations
+                    .insert(installation.id.clone(), installation.clone());
+            }
+            Change::UpsertSession(session) => {
+                self.lifecycle.sessions.insert(session.token_hash, session.clone());
+            }
+            Change::ForgetSessionsBefore(cutoff) => {
+                self.lifecycle
+                    .sessions
+                    .retain(|_, session| session.expires_at >= *cutoff);
+            }
+            Change::UpsertAdmin(admin) => {
+                self.lifecycle
+                    .admin_by_username
+                    .insert(admin.username.clone(), admin.id.clone());
+                self.lifecycle.admins.insert(admin.id.clone(), admin.clone());
+            }
+            Change::UpsertKycSubmission(submission) => {
+                let previous = self
+                    .lifecycle
+                    .kyc_submissions
+                    .insert(submission.id.clone(), submission.clone());
+                if previous.is_none() {
+                    self.lifecycle
+                        .kyc_by_customer
+                        .entry(submission.customer_id)
+                        .or_default()
+                        .push(submission.id.clone());
+                }
+            }
+            Change::InsertCorporationDetails(details) => {
+                self.lifecycle
+                    .corporation_details
+                    .insert(details.corporation_id, details.clone());
+            }
+            Change::InsertKybTransition(transition) => {
+                self.lifecycle
+                    .kyb_transitions
+                    .entry(transition.corporation_id)
+                    .or_default()
+                    .push(transition.clone());
             }
         }
     }

@@ -344,3 +344,235 @@ pub struct RecordedAnswer {
     pub hold_id: Option<HoldId>,
     pub created_at: TimestampMs,
 }
+
+// ---------------------------------------------------------------------------
+// The lifecycle API's records: who may act (admins, sessions, installations)
+// and what was decided about people and companies (KYC, KYB), with who and when.
+// Ids of these records are UUID v7 strings: made without a shared sequence,
+// and ordered by creation time.
+// ---------------------------------------------------------------------------
+
+/// A postal address (people's KYC data, companies' seats).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PostalAddress {
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+}
+
+/// Contact details a partner gives when it registers a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerProfile {
+    pub customer_id: CustomerId,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub updated_at: TimestampMs,
+}
+
+/// An app installation on a device, paired for one user. At most one
+/// installation per (user, device) is active; pairing again replaces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub id: String,
+    pub customer_id: CustomerId,
+    /// The partner app's identifier of the device.
+    pub device_id: String,
+    pub active: bool,
+    pub created_at: TimestampMs,
+    /// When it was replaced by a newer pairing of the same device and user.
+    pub deactivated_at: Option<TimestampMs>,
+}
+
+/// Whom a session token stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SessionSubject {
+    /// A user's mobile app, through one installation.
+    Customer {
+        customer_id: CustomerId,
+        installation_id: String,
+    },
+    /// An administration panel user.
+    Admin { admin_id: String },
+}
+
+/// A session. The token itself is never stored: only its SHA-256 (a 256-bit
+/// random token needs no salt or slow hash), so a copy of the database
+/// cannot be replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: [u8; 32],
+    pub subject: SessionSubject,
+    pub created_at: TimestampMs,
+    pub expires_at: TimestampMs,
+    /// Logged out, or its installation was replaced.
+    pub revoked: bool,
+}
+
+/// Administration panel roles (the seed's Admin, Manager, Employee) plus the
+/// platform's own staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AdminRole {
+    Admin,
+    Manager,
+    Employee,
+    Operator,
+}
+
+/// A user of the administration panel. `partner_id` limits what it sees to
+/// one partner; `None` is platform-wide (operators always are).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminUser {
+    pub id: String,
+    pub username: String,
+    /// Argon2id, PHC string format (algorithm, parameters and salt included).
+    pub password_hash: String,
+    pub role: AdminRole,
+    pub partner_id: Option<String>,
+    pub active: bool,
+    pub created_at: TimestampMs,
+}
+
+/// Identity document types the built-in KYC verifier knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentType {
+    Passport,
+    IdCard,
+    DrivingLicense,
+}
+
+/// The person's data submitted for KYC.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KycData {
+    pub first_name: String,
+    pub last_name: String,
+    /// YYYY-MM-DD.
+    pub birth_date: String,
+    /// ISO 3166-1 alpha-2.
+    pub nationality: String,
+    pub document_type: DocumentType,
+    pub document_number: String,
+    /// ISO 3166-1 alpha-2 of the issuing country.
+    pub document_country: String,
+    /// YYYY-MM-DD.
+    pub document_expiry: String,
+    pub address: PostalAddress,
+}
+
+/// Where a KYC submission came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KycSource {
+    /// `/customers/me/register`.
+    Mobile,
+    /// `/secure/customers/{id}/register`.
+    Server,
+    /// The partner did KYC itself and set the flag (no data here).
+    Partner,
+}
+
+/// Where a KYC submission stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KycSubmissionStatus {
+    /// Waiting for an administrator's decision.
+    InReview,
+    Verified,
+    Rejected,
+}
+
+/// One KYC submission and its decision: by the verifier, an administrator
+/// (after review) or the partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KycSubmission {
+    pub id: String,
+    pub customer_id: CustomerId,
+    pub source: KycSource,
+    pub data: Option<KycData>,
+    pub status: KycSubmissionStatus,
+    /// What the verifier found doubtful or wrong (stable codes).
+    pub findings: Vec<String>,
+    /// Who decided: `verifier`, `admin:<username>` or `partner:<id>`; `None` while in review.
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: TimestampMs,
+    pub decided_at: Option<TimestampMs>,
+}
+
+/// Kinds of documents a corporation submits for KYB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorporationDocumentType {
+    RegistryExtract,
+    ArticlesOfAssociation,
+    ProofOfAddress,
+    BeneficialOwners,
+    Other,
+}
+
+/// A document the partner keeps and the compliance team reviews: where it is
+/// and its SHA-256, so what was reviewed is what was submitted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CorporationDocument {
+    pub document_type: CorporationDocumentType,
+    pub url: String,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+/// A corporation's details submitted for KYB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorporationDetails {
+    pub corporation_id: CorporationId,
+    pub registration_number: String,
+    pub tax_id: Option<String>,
+    pub address: PostalAddress,
+    pub documents: Vec<CorporationDocument>,
+}
+
+/// One change of a corporation's KYB status: from what, to what, by whom,
+/// when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KybTransition {
+    pub id: String,
+    pub corporation_id: CorporationId,
+    /// `None` for the submission itself.
+    pub from: Option<KybStatus>,
+    pub to: KybStatus,
+    /// `partner:<id>` or `admin:<username>`.
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: TimestampMs,
+}
+
+/// The lifecycle records loaded at start-up (in no particular order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LifecycleRecords {
+    pub customer_profiles: Vec<CustomerProfile>,
+    pub installations: Vec<Installation>,
+    pub sessions: Vec<Session>,
+    pub admins: Vec<AdminUser>,
+    pub kyc_submissions: Vec<KycSubmission>,
+    pub corporation_details: Vec<CorporationDetails>,
+    pub kyb_transitions: Vec<KybTransition>,
+}
+
+/// Whose customers and corporations a caller may see: one partner's (a
+/// partner's certificate, a partner's admin) or every partner's (platform staff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Partner(&'a str),
+    All,
+}
+
+impl Scope<'_> {
+    pub fn allows(&self, partner_id: &str) -> bool {
+        match self {
+            Scope::Partner(partner) => *partner == partner_id,
+            Scope::All => true,
+        }
+    }
+}

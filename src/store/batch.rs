@@ -33,6 +33,16 @@ pub(crate) struct Batch<'a> {
     pub answers: Vec<&'a RecordedAnswer>,
     /// Forget recorded answers created before this (the latest cutoff of the batch).
     pub forget_answers_before: Option<TimestampMs>,
+    // The lifecycle API's records, written after the rows they refer to.
+    pub customer_profiles: Vec<&'a CustomerProfile>,
+    pub installations: Vec<&'a Installation>,
+    pub admins: Vec<&'a AdminUser>,
+    pub sessions: Vec<&'a Session>,
+    pub kyc_submissions: Vec<&'a KycSubmission>,
+    pub corporation_details: Vec<&'a CorporationDetails>,
+    pub kyb_transitions: Vec<&'a KybTransition>,
+    /// Forget sessions that expired before this (the latest cutoff of the batch).
+    pub forget_sessions_before: Option<TimestampMs>,
     /// What the batch's holds, transfers and answers refer to, checked before the commit.
     pub references: References,
 }
@@ -112,6 +122,11 @@ impl<'a> Batch<'a> {
         let mut balance_states = LastById::default();
         let mut card_updates = LastById::default();
         let mut hold_updates = LastById::default();
+        let mut profiles = LastById::default();
+        let mut installations = LastById::default();
+        let mut admins = LastById::default();
+        let mut sessions = LastById::default();
+        let mut kyc_submissions = LastById::default();
         for change in changes {
             match change {
                 Change::UpsertPartner(partner) => partners.put(partner.id.as_str(), partner),
@@ -169,6 +184,16 @@ impl<'a> Batch<'a> {
                 Change::ForgetAnswersBefore(cutoff) => {
                     batch.forget_answers_before = batch.forget_answers_before.max(Some(*cutoff))
                 }
+                Change::UpsertCustomerProfile(profile) => profiles.put(profile.customer_id, profile),
+                Change::UpsertInstallation(installation) => installations.put(installation.id.as_str(), installation),
+                Change::UpsertSession(session) => sessions.put(session.token_hash, session),
+                Change::ForgetSessionsBefore(cutoff) => {
+                    batch.forget_sessions_before = batch.forget_sessions_before.max(Some(*cutoff))
+                }
+                Change::UpsertAdmin(admin) => admins.put(admin.id.as_str(), admin),
+                Change::UpsertKycSubmission(submission) => kyc_submissions.put(submission.id.as_str(), submission),
+                Change::InsertCorporationDetails(details) => batch.corporation_details.push(details),
+                Change::InsertKybTransition(transition) => batch.kyb_transitions.push(transition),
             }
         }
         batch.partners = partners.into_sorted();
@@ -180,6 +205,13 @@ impl<'a> Batch<'a> {
         batch.balance_states = balance_states.into_sorted();
         batch.card_updates = card_updates.into_sorted();
         batch.hold_updates = hold_updates.into_sorted();
+        batch.customer_profiles = profiles.into_sorted();
+        // Sorted by id, UUID v7 ids are in creation order: a replaced installation is deactivated before
+        // its successor is written, so the one-active-per-device index never sees two.
+        batch.installations = installations.into_sorted();
+        batch.admins = admins.into_sorted();
+        batch.sessions = sessions.into_sorted();
+        batch.kyc_submissions = kyc_submissions.into_sorted();
         batch.references = References::of(&batch.holds, &batch.transfers, &batch.answers);
         Ok(batch)
     }
@@ -294,6 +326,26 @@ mod tests {
             }]
         );
         assert_eq!(batch.forget_answers_before, Some(30));
+    }
+
+    #[test]
+    fn lifecycle_rows_keep_the_last_write_and_the_latest_cutoff() {
+        let session = |expires_at, revoked| Session {
+            token_hash: [1; 32],
+            subject: SessionSubject::Admin { admin_id: "a".into() },
+            created_at: 0,
+            expires_at,
+            revoked,
+        };
+        let changes = vec![
+            Change::UpsertSession(session(10, false)),
+            Change::UpsertSession(session(20, true)),
+            Change::ForgetSessionsBefore(5),
+            Change::ForgetSessionsBefore(3),
+        ];
+        let batch = Batch::new(&changes).unwrap();
+        assert_eq!(batch.sessions, vec![&session(20, true)]);
+        assert_eq!(batch.forget_sessions_before, Some(5));
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! directions, so a spelling cannot differ between writing and reading. The migrations' CHECK
 //! constraints list the same spellings.
 
+use super::StoreError;
 use crate::state::model::{
-    BalanceKind, BalanceState, CardKind, CardStatus, FundingModel, HoldStatus, KybStatus, KycStatus, LockReason, Owner,
-    TransferKind,
+    AdminRole, BalanceKind, BalanceState, CardKind, CardStatus, FundingModel, HoldStatus, KybStatus, KycSource,
+    KycStatus, KycSubmissionStatus, LockReason, Owner, SessionSubject, TransferKind,
 };
 
 /// An enumeration stored as TEXT.
@@ -92,6 +93,31 @@ impl Code for TransferKind {
         (TransferKind::CardDebit, "card_debit"),
         (TransferKind::CardCredit, "card_credit"),
         (TransferKind::ReversalCredit, "reversal_credit"),
+    ];
+}
+
+impl Code for AdminRole {
+    const SPELLINGS: &'static [(Self, &'static str)] = &[
+        (AdminRole::Admin, "admin"),
+        (AdminRole::Manager, "manager"),
+        (AdminRole::Employee, "employee"),
+        (AdminRole::Operator, "operator"),
+    ];
+}
+
+impl Code for KycSource {
+    const SPELLINGS: &'static [(Self, &'static str)] = &[
+        (KycSource::Mobile, "mobile"),
+        (KycSource::Server, "server"),
+        (KycSource::Partner, "partner"),
+    ];
+}
+
+impl Code for KycSubmissionStatus {
+    const SPELLINGS: &'static [(Self, &'static str)] = &[
+        (KycSubmissionStatus::InReview, "in_review"),
+        (KycSubmissionStatus::Verified, "verified"),
+        (KycSubmissionStatus::Rejected, "rejected"),
     ];
 }
 
@@ -193,6 +219,75 @@ pub(crate) fn owner_from_columns(columns: OwnerColumns<'_>) -> Option<Owner> {
     })
 }
 
+/// A session's subject is `subject_kind` plus the columns it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SubjectColumns<'a> {
+    pub kind: &'a str,
+    pub customer_id: Option<i64>,
+    pub installation_id: Option<&'a str>,
+    pub admin_id: Option<&'a str>,
+}
+
+pub(crate) fn subject_columns(subject: &SessionSubject) -> SubjectColumns<'_> {
+    match subject {
+        SessionSubject::Customer {
+            customer_id,
+            installation_id,
+        } => SubjectColumns {
+            kind: "customer",
+            customer_id: Some(*customer_id),
+            installation_id: Some(installation_id),
+            admin_id: None,
+        },
+        SessionSubject::Admin { admin_id } => SubjectColumns {
+            kind: "admin",
+            customer_id: None,
+            installation_id: None,
+            admin_id: Some(admin_id),
+        },
+    }
+}
+
+pub(crate) fn subject_from_columns(columns: SubjectColumns<'_>) -> Option<SessionSubject> {
+    Some(match columns {
+        SubjectColumns {
+            kind: "customer",
+            customer_id: Some(customer_id),
+            installation_id: Some(installation_id),
+            admin_id: None,
+        } => SessionSubject::Customer {
+            customer_id,
+            installation_id: installation_id.to_owned(),
+        },
+        SubjectColumns {
+            kind: "admin",
+            customer_id: None,
+            installation_id: None,
+            admin_id: Some(admin_id),
+        } => SessionSubject::Admin {
+            admin_id: admin_id.to_owned(),
+        },
+        _ => return None,
+    })
+}
+
+/// A structured value stored whole as JSON text (KYC data, findings, addresses, document lists).
+pub(crate) fn to_json<T: serde::Serialize>(
+    value: &T,
+    table: &'static str,
+    column: &'static str,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|_| StoreError::Unstorable { table, column })
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    table: &'static str,
+    column: &'static str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt { table, column })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +310,9 @@ mod tests {
         round_trips::<CardKind>();
         round_trips::<HoldStatus>();
         round_trips::<TransferKind>();
+        round_trips::<AdminRole>();
+        round_trips::<KycSource>();
+        round_trips::<KycSubmissionStatus>();
     }
 
     #[test]
@@ -238,6 +336,15 @@ mod tests {
             Owner::System("settlement".into()),
         ] {
             assert_eq!(owner_from_columns(owner_columns(&owner)), Some(owner));
+        }
+        for subject in [
+            SessionSubject::Customer {
+                customer_id: 3,
+                installation_id: "i".into(),
+            },
+            SessionSubject::Admin { admin_id: "a".into() },
+        ] {
+            assert_eq!(subject_from_columns(subject_columns(&subject)), Some(subject));
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::rows::{self, Columns};
 use super::{MaxIds, Snapshot, StoreError};
-use crate::state::model::TimestampMs;
+use crate::state::model::{LifecycleRecords, TimestampMs};
 
 /// The one parameter a read may bind.
 #[derive(Debug, Clone, Copy)]
@@ -180,6 +180,7 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
         Some(spawned) => spawned.join().await?,
         None => collect(source, rows::CARDS, Parameter::None, capacity(max_ids.card), rows::card).await?,
     };
+    let lifecycle = lifecycle(source).await?;
     Ok(Snapshot {
         partners,
         programs,
@@ -190,6 +191,21 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
         holds,
         answers,
         max_ids,
+        lifecycle,
+    })
+}
+
+/// The lifecycle API's records: small tables (people's pace), read one after another.
+async fn lifecycle<S: RowSource>(source: &S) -> Result<LifecycleRecords, StoreError> {
+    let none = Parameter::None;
+    Ok(LifecycleRecords {
+        customer_profiles: collect(source, rows::CUSTOMER_PROFILES, none, 0, rows::customer_profile).await?,
+        installations: collect(source, rows::INSTALLATIONS, none, 0, rows::installation).await?,
+        sessions: collect(source, rows::SESSIONS, none, 0, rows::session).await?,
+        admins: collect(source, rows::ADMINS, none, 0, rows::admin).await?,
+        kyc_submissions: collect(source, rows::KYC_SUBMISSIONS, none, 0, rows::kyc_submission).await?,
+        corporation_details: collect(source, rows::CORPORATION_DETAILS, none, 0, rows::corporation_details).await?,
+        kyb_transitions: collect(source, rows::KYB_TRANSITIONS, none, 0, rows::kyb_transition).await?,
     })
 }
 

@@ -55,6 +55,8 @@ pub struct Snapshot {
     /// Recorded answers created at or after the cutoff given to [`Store::load`].
     pub answers: Vec<RecordedAnswer>,
     pub max_ids: MaxIds,
+    /// Profiles, installations, sessions, admin users, KYC submissions, corporation details, KYB transitions.
+    pub lifecycle: LifecycleRecords,
 }
 
 /// The highest id in use per id sequence, 0 when none is: memory numbers on from here.
@@ -113,9 +115,10 @@ impl Store {
     /// is stored.
     ///
     /// Rows are written table by table so references hold (partners, programs, customers and their
-    /// KYC updates, corporations and their KYB updates, balance inserts, balance deltas, balance
-    /// states, card inserts, card updates, hold inserts, hold updates, transfers, recorded answers,
-    /// then forgetting old answers), each table in one multi-row statement (or a few, under SQLite's
+    /// KYC updates, corporations and their KYB updates, the lifecycle records (customer profiles,
+    /// installations, admin users, sessions, KYC submissions, corporation details, KYB transitions),
+    /// balance inserts, balance deltas, balance states, card inserts, card updates, hold inserts, hold
+    /// updates, transfers, recorded answers, then forgetting old answers and expired sessions), each table in one multi-row statement (or a few, under SQLite's
     /// parameter limit). Deltas on one balance are summed; of several updates of one row, the last
     /// wins. An update of a row that does not exist fails the batch ([`StoreError::MissingRows`]), and
     /// so does a new hold, transfer or answer referring to a row that does not exist

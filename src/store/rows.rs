@@ -7,7 +7,9 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
 use super::StoreError;
-use super::codes::{Code, OwnerColumns, card_status_from_columns, owner_from_columns};
+use super::codes::{
+    Code, OwnerColumns, SubjectColumns, card_status_from_columns, from_json, owner_from_columns, subject_from_columns,
+};
 use crate::state::model::*;
 
 pub(crate) const PARTNERS: &str = "SELECT id, name, created_at FROM partners";
@@ -48,6 +50,22 @@ pub(crate) const MAX_IDS: &str = "SELECT \
      (SELECT COALESCE(MAX(id), 0) FROM customers), \
      (SELECT COALESCE(MAX(id), 0) FROM corporations), \
      (SELECT COALESCE(MAX(id), 0) FROM transfers)";
+
+// The lifecycle records. Booleans are BOOLEAN in PostgreSQL and INTEGER in SQLite; the CASE reads both as 0/1.
+pub(crate) const CUSTOMER_PROFILES: &str =
+    "SELECT customer_id, email, phone, first_name, last_name, updated_at FROM customer_profiles";
+pub(crate) const INSTALLATIONS: &str = "SELECT id, customer_id, device_id, \
+     CAST(CASE WHEN active THEN 1 ELSE 0 END AS BIGINT), created_at, deactivated_at FROM installations";
+pub(crate) const ADMINS: &str = "SELECT id, username, password_hash, role, partner_id, \
+     CAST(CASE WHEN active THEN 1 ELSE 0 END AS BIGINT), created_at FROM admin_users";
+pub(crate) const SESSIONS: &str = "SELECT token_hash, subject_kind, customer_id, installation_id, admin_id, \
+     created_at, expires_at, CAST(CASE WHEN revoked THEN 1 ELSE 0 END AS BIGINT) FROM sessions";
+pub(crate) const KYC_SUBMISSIONS: &str = "SELECT id, customer_id, source, data, status, findings, decided_by, \
+     reason, created_at, decided_at FROM kyc_submissions";
+pub(crate) const CORPORATION_DETAILS: &str =
+    "SELECT corporation_id, registration_number, tax_id, address, documents FROM corporation_details";
+pub(crate) const KYB_TRANSITIONS: &str =
+    "SELECT id, corporation_id, from_status, to_status, actor, reason, at FROM kyb_transitions";
 
 /// Typed access to a row's columns by position; values borrow from the row.
 pub(crate) trait Columns {
@@ -250,5 +268,112 @@ pub(crate) fn answer(row: &impl Columns) -> Result<RecordedAnswer, StoreError> {
         available,
         hold_id: row.int_or_null(6)?,
         created_at: row.int(7)?,
+    })
+}
+
+fn flag(value: i64, table: &'static str, column: &'static str) -> Result<bool, StoreError> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(StoreError::Corrupt { table, column }),
+    }
+}
+
+pub(crate) fn customer_profile(row: &impl Columns) -> Result<CustomerProfile, StoreError> {
+    Ok(CustomerProfile {
+        customer_id: row.int(0)?,
+        email: row.text_or_null(1)?.map(str::to_owned),
+        phone: row.text_or_null(2)?.map(str::to_owned),
+        first_name: row.text_or_null(3)?.map(str::to_owned),
+        last_name: row.text_or_null(4)?.map(str::to_owned),
+        updated_at: row.int(5)?,
+    })
+}
+
+pub(crate) fn installation(row: &impl Columns) -> Result<Installation, StoreError> {
+    Ok(Installation {
+        id: row.text(0)?.to_owned(),
+        customer_id: row.int(1)?,
+        device_id: row.text(2)?.to_owned(),
+        active: flag(row.int(3)?, "installations", "active")?,
+        created_at: row.int(4)?,
+        deactivated_at: row.int_or_null(5)?,
+    })
+}
+
+pub(crate) fn admin(row: &impl Columns) -> Result<AdminUser, StoreError> {
+    Ok(AdminUser {
+        id: row.text(0)?.to_owned(),
+        username: row.text(1)?.to_owned(),
+        password_hash: row.text(2)?.to_owned(),
+        role: code(row.text(3)?, "admin_users", "role")?,
+        partner_id: row.text_or_null(4)?.map(str::to_owned),
+        active: flag(row.int(5)?, "admin_users", "active")?,
+        created_at: row.int(6)?,
+    })
+}
+
+pub(crate) fn session(row: &impl Columns) -> Result<Session, StoreError> {
+    let subject = SubjectColumns {
+        kind: row.text(1)?,
+        customer_id: row.int_or_null(2)?,
+        installation_id: row.text_or_null(3)?,
+        admin_id: row.text_or_null(4)?,
+    };
+    Ok(Session {
+        token_hash: fixed(row.bytes(0)?, "sessions", "token_hash")?,
+        subject: subject_from_columns(subject).ok_or(StoreError::Corrupt {
+            table: "sessions",
+            column: "subject_kind",
+        })?,
+        created_at: row.int(5)?,
+        expires_at: row.int(6)?,
+        revoked: flag(row.int(7)?, "sessions", "revoked")?,
+    })
+}
+
+pub(crate) fn kyc_submission(row: &impl Columns) -> Result<KycSubmission, StoreError> {
+    const TABLE: &str = "kyc_submissions";
+    Ok(KycSubmission {
+        id: row.text(0)?.to_owned(),
+        customer_id: row.int(1)?,
+        source: code(row.text(2)?, TABLE, "source")?,
+        data: row
+            .text_or_null(3)?
+            .map(|text| from_json(text, TABLE, "data"))
+            .transpose()?,
+        status: code(row.text(4)?, TABLE, "status")?,
+        findings: from_json(row.text(5)?, TABLE, "findings")?,
+        decided_by: row.text_or_null(6)?.map(str::to_owned),
+        reason: row.text_or_null(7)?.map(str::to_owned),
+        created_at: row.int(8)?,
+        decided_at: row.int_or_null(9)?,
+    })
+}
+
+pub(crate) fn corporation_details(row: &impl Columns) -> Result<CorporationDetails, StoreError> {
+    const TABLE: &str = "corporation_details";
+    Ok(CorporationDetails {
+        corporation_id: row.int(0)?,
+        registration_number: row.text(1)?.to_owned(),
+        tax_id: row.text_or_null(2)?.map(str::to_owned),
+        address: from_json(row.text(3)?, TABLE, "address")?,
+        documents: from_json(row.text(4)?, TABLE, "documents")?,
+    })
+}
+
+pub(crate) fn kyb_transition(row: &impl Columns) -> Result<KybTransition, StoreError> {
+    const TABLE: &str = "kyb_transitions";
+    Ok(KybTransition {
+        id: row.text(0)?.to_owned(),
+        corporation_id: row.int(1)?,
+        from: row
+            .text_or_null(2)?
+            .map(|text| code(text, TABLE, "from_status"))
+            .transpose()?,
+        to: code(row.text(3)?, TABLE, "to_status")?,
+        actor: row.text(4)?.to_owned(),
+        reason: row.text_or_null(5)?.map(str::to_owned),
+        at: row.int(6)?,
     })
 }

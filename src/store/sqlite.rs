@@ -14,7 +14,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::StoreError;
 use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
-use super::codes::{Code, card_status_columns, owner_columns};
+use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
 use crate::state::model::*;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -66,6 +66,13 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     update_customer_kyc(connection, &batch.customer_kyc).await?;
     insert_corporations(connection, &batch.corporations).await?;
     update_corporation_kyb(connection, &batch.corporation_kyb).await?;
+    upsert_customer_profiles(connection, &batch.customer_profiles).await?;
+    upsert_installations(connection, &batch.installations).await?;
+    upsert_admins(connection, &batch.admins).await?;
+    upsert_sessions(connection, &batch.sessions).await?;
+    upsert_kyc_submissions(connection, &batch.kyc_submissions).await?;
+    insert_corporation_details(connection, &batch.corporation_details).await?;
+    insert_kyb_transitions(connection, &batch.kyb_transitions).await?;
     insert_balances(connection, &batch.balances).await?;
     add_balance_deltas(connection, &batch.balance_deltas).await?;
     update_balance_states(connection, &batch.balance_states).await?;
@@ -78,6 +85,12 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     check_references(connection, &batch.references).await?;
     if let Some(cutoff) = batch.forget_answers_before {
         sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(&mut *connection)
+            .await?;
+    }
+    if let Some(cutoff) = batch.forget_sessions_before {
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(cutoff)
             .execute(&mut *connection)
             .await?;
@@ -240,6 +253,182 @@ async fn update_corporation_kyb(
     )
     .await?;
     expect_rows("corporations", rows.len(), changed)
+}
+
+async fn upsert_customer_profiles(
+    connection: &mut SqliteConnection,
+    rows: &[&CustomerProfile],
+) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO customer_profiles (customer_id, email, phone, first_name, last_name, updated_at) ",
+        6,
+        " ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, phone = excluded.phone, \
+         first_name = excluded.first_name, last_name = excluded.last_name, updated_at = excluded.updated_at",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.customer_id)
+                .push_bind(row.email.as_deref())
+                .push_bind(row.phone.as_deref())
+                .push_bind(row.first_name.as_deref())
+                .push_bind(row.last_name.as_deref())
+                .push_bind(row.updated_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn upsert_installations(connection: &mut SqliteConnection, rows: &[&Installation]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO installations (id, customer_id, device_id, active, created_at, deactivated_at) ",
+        6,
+        " ON CONFLICT (id) DO UPDATE SET active = excluded.active, deactivated_at = excluded.deactivated_at",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id.as_str())
+                .push_bind(row.customer_id)
+                .push_bind(row.device_id.as_str())
+                .push_bind(i64::from(row.active))
+                .push_bind(row.created_at)
+                .push_bind(row.deactivated_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn upsert_admins(connection: &mut SqliteConnection, rows: &[&AdminUser]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO admin_users (id, username, password_hash, role, partner_id, active, created_at) ",
+        7,
+        " ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
+         partner_id = excluded.partner_id, active = excluded.active",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id.as_str())
+                .push_bind(row.username.as_str())
+                .push_bind(row.password_hash.as_str())
+                .push_bind(row.role.text())
+                .push_bind(row.partner_id.as_deref())
+                .push_bind(i64::from(row.active))
+                .push_bind(row.created_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn upsert_sessions(connection: &mut SqliteConnection, rows: &[&Session]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO sessions (token_hash, subject_kind, customer_id, installation_id, admin_id, created_at, \
+         expires_at, revoked) ",
+        8,
+        " ON CONFLICT (token_hash) DO UPDATE SET expires_at = excluded.expires_at, revoked = excluded.revoked",
+        rows,
+        |values, row| {
+            let subject = subject_columns(&row.subject);
+            values
+                .push_bind(&row.token_hash[..])
+                .push_bind(subject.kind)
+                .push_bind(subject.customer_id)
+                .push_bind(subject.installation_id)
+                .push_bind(subject.admin_id)
+                .push_bind(row.created_at)
+                .push_bind(row.expires_at)
+                .push_bind(i64::from(row.revoked));
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn upsert_kyc_submissions(connection: &mut SqliteConnection, rows: &[&KycSubmission]) -> Result<(), StoreError> {
+    const TABLE: &str = "kyc_submissions";
+    write_rows(
+        connection,
+        "INSERT INTO kyc_submissions (id, customer_id, source, data, status, findings, decided_by, reason, \
+         created_at, decided_at) ",
+        10,
+        " ON CONFLICT (id) DO UPDATE SET status = excluded.status, findings = excluded.findings, \
+         decided_by = excluded.decided_by, reason = excluded.reason, decided_at = excluded.decided_at",
+        rows,
+        |values, row| {
+            let data = row.data.as_ref().map(|data| to_json(data, TABLE, "data")).transpose()?;
+            values
+                .push_bind(row.id.as_str())
+                .push_bind(row.customer_id)
+                .push_bind(row.source.text())
+                .push_bind(data)
+                .push_bind(row.status.text())
+                .push_bind(to_json(&row.findings, TABLE, "findings")?)
+                .push_bind(row.decided_by.as_deref())
+                .push_bind(row.reason.as_deref())
+                .push_bind(row.created_at)
+                .push_bind(row.decided_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_corporation_details(
+    connection: &mut SqliteConnection,
+    rows: &[&CorporationDetails],
+) -> Result<(), StoreError> {
+    const TABLE: &str = "corporation_details";
+    write_rows(
+        connection,
+        "INSERT INTO corporation_details (corporation_id, registration_number, tax_id, address, documents) ",
+        5,
+        "",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.corporation_id)
+                .push_bind(row.registration_number.as_str())
+                .push_bind(row.tax_id.as_deref())
+                .push_bind(to_json(&row.address, TABLE, "address")?)
+                .push_bind(to_json(&row.documents, TABLE, "documents")?);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_kyb_transitions(connection: &mut SqliteConnection, rows: &[&KybTransition]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO kyb_transitions (id, corporation_id, from_status, to_status, actor, reason, at) ",
+        7,
+        "",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id.as_str())
+                .push_bind(row.corporation_id)
+                .push_bind(row.from.map(Code::text))
+                .push_bind(row.to.text())
+                .push_bind(row.actor.as_str())
+                .push_bind(row.reason.as_deref())
+                .push_bind(row.at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 async fn insert_balances(connection: &mut SqliteConnection, rows: &[&Balance]) -> Result<(), StoreError> {

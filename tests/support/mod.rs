@@ -36,6 +36,13 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
             format!("{root}/specs/iso8583_2003_ascii.yaml"),
         ),
     ];
+    // Development certificates go to a directory of the test's own, not the repository's data/:
+    // tests run in parallel, and two generating into one directory would overwrite each other.
+    let certificates = std::env::temp_dir().join(format!("antaca-test-tls-{}", uuid::Uuid::new_v4().simple()));
+    environment.push((
+        "ANTACA__TLS__DEV_DIRECTORY".to_owned(),
+        certificates.display().to_string(),
+    ));
     environment.extend(
         overrides
             .iter()

@@ -1,0 +1,256 @@
+//! The HTTPS listener: the lifecycle API's three channels, health, metrics
+//! and the OpenAPI document, on one rustls listener.
+//!
+//! # Layout
+//! - [`tls`]: rustls configuration, client certificate → partner name.
+//! - [`dev_certificates`]: the development CA, server and partner certificates.
+//! - [`error`]: the one API error type (status + stable code, JSON body).
+//! - [`auth`]: extractors per channel (partner certificate, mobile session, admin session + role).
+//! - [`extract`]: JSON body, path and query extractors answering with [`error::ApiError`].
+//! - [`dto`]: shared request/response bodies and their validation.
+//! - Route groups: [`public`] (`/health`, `/metrics`, `/openapi.json`), [`lifecycle`]
+//!   (`/lifecycle/v1`), [`secure`] (`/secure`), [`mobile`] (`/customers/me`), [`admin`] (`/admin`).
+//!
+//! Every route is declared through `utoipa-axum`, so the router and the
+//! OpenAPI document ([`openapi`], `specs/openapi.json`) are built from the
+//! same list and cannot disagree.
+
+pub mod admin;
+pub mod auth;
+pub mod dev_certificates;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod lifecycle;
+pub mod mobile;
+pub mod public;
+pub mod secure;
+pub mod tls;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::{Config, PartnerNameFrom};
+use crate::customers::kyc::KycVerifier;
+use crate::state::State;
+
+/// What the handlers share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub state: State,
+    pub settings: Arc<ApiSettings>,
+    pub kyc_verifier: Arc<dyn KycVerifier>,
+    pub metrics: PrometheusHandle,
+}
+
+/// The API's settings, from the config.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Tenants a client certificate may name.
+    pub partners: BTreeSet<String>,
+    pub partner_name_from: PartnerNameFrom,
+    pub session_ttl_ms: i64,
+    pub session_retention_ms: i64,
+    pub body_bytes_max: usize,
+    pub request_timeout: Duration,
+}
+
+impl ApiSettings {
+    pub fn from_config(config: &Config) -> ApiSettings {
+        ApiSettings {
+            partners: config.partners(),
+            partner_name_from: config.tls.partner_name_from,
+            session_ttl_ms: (config.session.ttl_s * 1000) as i64,
+            session_retention_ms: (config.session.retention_s * 1000) as i64,
+            body_bytes_max: config.http.body_bytes_max as usize,
+            request_timeout: Duration::from_secs(config.http.request_timeout_s),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Antaca lifecycle API",
+        description = "Users with KYC, corporations with KYB, device pairing and sessions. Channels: \
+            `/secure` and `/lifecycle/v1` (partner servers, client certificate), `/customers/me` \
+            (mobile apps, session token), `/admin` (administration panel, admin session with roles). \
+            Every error is `{\"code\", \"message\"}` with a stable code."
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "public", description = "Health, metrics, this document"),
+        (name = "lifecycle", description = "Partner servers (client certificate): users and corporations"),
+        (name = "secure", description = "Partner servers (client certificate): KYC, device pairing"),
+        (name = "mobile", description = "The user's mobile app (session token)"),
+        (name = "admin", description = "Administration panel (admin session; roles per route)"),
+    )
+)]
+struct ApiDoc;
+
+/// Names the two ways of authenticating in the document.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("session", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "clientCertificate",
+            SecurityScheme::MutualTls {
+                description: Some("A client certificate signed by the partner CA; it names the partner.".into()),
+                extensions: None,
+                deprecated: None,
+            },
+        );
+    }
+}
+
+/// Every route, with its documentation.
+fn routes() -> OpenApiRouter<Api> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(public::routes())
+        .merge(lifecycle::routes())
+        .merge(secure::routes())
+        .merge(mobile::routes())
+        .merge(admin::routes())
+}
+
+/// The OpenAPI document of every route (what `specs/openapi.json` holds).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The document as `specs/openapi.json` holds it: pretty JSON and a final newline.
+pub fn openapi_json() -> String {
+    let mut json = openapi().to_pretty_json().expect("the OpenAPI document serializes");
+    json.push('\n');
+    json
+}
+
+/// The application's router with its layers: panics, timeouts and oversize
+/// bodies become JSON errors; the Authorization header is never logged.
+pub fn router(api: Api) -> Router {
+    let settings = api.settings.clone();
+    let (router, _) = routes().split_for_parts();
+    // Outermost last: the JSON error mapping sees timeouts, oversize bodies and panics; traces never
+    // see a session token (the sensitive-header layer marks it before the trace layer runs).
+    router
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(api)
+        .layer(DefaultBodyLimit::max(settings.body_bytes_max))
+        .layer(RequestBodyLimitLayer::new(settings.body_bytes_max))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(count_requests))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+}
+
+/// Answers no handler wrote (unknown route, wrong method, timeout, oversize
+/// body, panic) get the JSON error body too.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let body = serde_json::to_vec(&error::body_for_status(status)).unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// `antaca_http_requests_total{route, status}` and `antaca_http_request_seconds{route}`,
+/// labelled by the route's pattern (never by ids in the path).
+async fn count_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("antaca_http_requests_total", "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("antaca_http_request_seconds", "route" => route).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown`, then lets requests
+/// in flight finish (up to `drain`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    handshake_timeout: Duration,
+    router: Router,
+    shutdown: tokio_util::sync::CancellationToken,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let acceptor =
+        axum_server::tls_rustls::RustlsAcceptor::new(axum_server::tls_rustls::RustlsConfig::from_config(tls))
+            .handshake_timeout(handshake_timeout);
+    let handle = axum_server::Handle::<std::net::SocketAddr>::new();
+    let stopping = handle.clone();
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        stopping.graceful_shutdown(Some(drain));
+    });
+    axum_server::Server::from_listener(listener)
+        .acceptor(acceptor)
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await
+}
+
+/// Forgets sessions expired past the retention window, every `interval`, until `shutdown`.
+pub async fn run_session_housekeeping(
+    state: State,
+    retention_ms: i64,
+    interval: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        if let Err(error) = crate::sessions::forget_expired(&state, retention_ms).await {
+            tracing::warn!(%error, "forgetting expired sessions failed; will try again");
+        }
+    }
+}
