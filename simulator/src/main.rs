@@ -3,14 +3,31 @@
 //! Messages are built and parsed with iso8583_rs, the reference ISO 8583
 //! implementation, from the same spec file as the switch, so the simulator is
 //! an independent check of the switch's codec.
+//!
+//! # Layout
+//! - [`wire`]: iso8583_rs messages, templates, the 2-byte length framing.
+//! - [`echo`]: `simulator echo`, sign-on and echo tests one at a time.
+//! - [`scenarios`]: `simulator scenarios`, the functional scenarios.
+//! - [`load`]: `simulator load`, closed- and open-loop load; [`report`] and [`plot`] show what it measured.
+//! - [`baseline`]: `simulator baseline`, iso8583_rs's own ISOServer answering approve-all.
+//! - [`cards`]: the cards file `antaca provision` writes; [`pin`]: format 0 PIN blocks.
 
+mod baseline;
+mod cards;
 mod echo;
+mod load;
+mod pin;
+mod plot;
+mod report;
+mod scenarios;
 mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -38,6 +55,76 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         count: u32,
     },
+    /// Run the functional scenarios against the switch; exit non-zero if any fails.
+    Scenarios {
+        #[arg(long, default_value = "127.0.0.1:8583")]
+        switch: SocketAddr,
+        /// Cards from `antaca provision` (JSON lines); the lock scenarios use some up.
+        #[arg(long, default_value = "data/cards.jsonl")]
+        cards: PathBuf,
+        /// Zone PIN key shared with the switch (config: authorization.zone_pin_key).
+        #[arg(
+            long,
+            env = "ANTACA__AUTHORIZATION__ZONE_PIN_KEY",
+            default_value = "0123456789ABCDEFFEDCBA9876543210"
+        )]
+        zone_pin_key: String,
+    },
+    /// Load the switch: closed loop (--in-flight per connection) or open loop (--rate).
+    Load {
+        #[arg(long, default_value = "127.0.0.1:8583")]
+        switch: SocketAddr,
+        /// Cards from `antaca provision` (needed unless the mix is echo only).
+        #[arg(long)]
+        cards: Option<PathBuf>,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Requests in flight per connection at most (the closed loop keeps exactly this many).
+        #[arg(long, default_value_t = 64)]
+        in_flight: usize,
+        /// How long to measure: 60, 60s, 2m, 500ms.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Sent before measuring, not counted.
+        #[arg(long, default_value = "0s", value_parser = parse_duration)]
+        warmup: Duration,
+        /// Open loop: this many messages per second over all connections.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Kinds and weights: auth, echo, financial, reversal, completion.
+        #[arg(long, default_value = "auth=100")]
+        mix: load::Mix,
+        /// JSON report.
+        #[arg(long, default_value = "load-report.json")]
+        report: PathBuf,
+        /// SVG of latency percentiles over time and the latency histogram.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// After the last request, how long to wait for the answers still due.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        drain: Duration,
+    },
+    /// Serve approve-all with iso8583_rs's own ISOServer (no state), to load side by side.
+    Baseline {
+        #[arg(long, default_value = "127.0.0.1:8584")]
+        listen: SocketAddr,
+    },
+}
+
+fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().with_context(|| format!("{text:?} is not a duration"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        _ => bail!("{text:?}: the unit must be ms, s or m"),
+    };
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 fn main() -> ExitCode {
@@ -46,6 +133,9 @@ fn main() -> ExitCode {
     // process; when it is not set, run this same program again with it set.
     if std::env::var_os("SPEC_FILE").is_none() {
         return wire::rerun_with_spec_file(&cli.spec);
+    }
+    if let Command::Baseline { listen } = cli.command {
+        return finish(baseline::run(listen));
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -56,7 +146,53 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Echo { switch, count } => runtime.block_on(echo::run(switch, count)),
+        Command::Scenarios {
+            switch,
+            cards,
+            zone_pin_key,
+        } => {
+            let options = scenarios::ScenarioOptions {
+                switch,
+                cards,
+                zone_pin_key,
+            };
+            match runtime.block_on(scenarios::run(options)) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::FAILURE,
+                Err(error) => Err(error),
+            }
+        }
+        Command::Load {
+            switch,
+            cards,
+            connections,
+            in_flight,
+            duration,
+            warmup,
+            rate,
+            mix,
+            report,
+            plot,
+            drain,
+        } => runtime.block_on(load::run(load::LoadOptions {
+            switch,
+            cards,
+            connections,
+            in_flight,
+            duration,
+            warmup,
+            rate,
+            mix,
+            report,
+            plot,
+            drain,
+        })),
+        Command::Baseline { .. } => unreachable!("served above"),
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -56,7 +56,7 @@ impl<H: FrameHandler> Connection<H> {
         let mut in_flight = FuturesUnordered::new();
         let mut reading = true;
         let mut deadline = Instant::now() + self.limits.idle_timeout;
-        let reason = loop {
+        let reason = 'serve: loop {
             let may_read = reading && in_flight.len() < self.limits.in_flight_per_connection_max;
             tokio::select! {
                 biased;
@@ -73,6 +73,19 @@ impl<H: FrameHandler> Connection<H> {
                         deadline = Instant::now() + self.limits.idle_timeout;
                         metrics::gauge!("antaca_network_in_flight").increment(1.0);
                         in_flight.push(self.handler.handle(Bytes::from(frame)));
+                        // Take every frame the last read already brought, so that
+                        // their answers are written together (one syscall for many).
+                        while in_flight.len() < self.limits.in_flight_per_connection_max {
+                            match self.framed.next().now_or_never() {
+                                Some(Some(Ok(frame))) => {
+                                    metrics::gauge!("antaca_network_in_flight").increment(1.0);
+                                    in_flight.push(self.handler.handle(Bytes::from(frame)));
+                                }
+                                Some(Some(Err(error))) => break 'serve format!("framing error: {error}"),
+                                Some(None) => { reading = false; break; }
+                                None => break,
+                            }
+                        }
                     }
                     Some(Err(error)) => break format!("framing error: {error}"),
                     None => { reading = false; if in_flight.is_empty() { break "closed by peer".to_owned(); } }
