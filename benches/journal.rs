@@ -210,6 +210,7 @@ async fn provision(store: &Store, submitters: usize) -> Vec<Account> {
         held: 0,
         state: BalanceState::Active,
         low_balance_threshold: None,
+        program_id: None,
         created_at: now,
     };
     let mut accounts = Vec::with_capacity(submitters);

@@ -105,6 +105,10 @@ impl Application {
                 minimum_age_years: config.kyc.minimum_age_years,
             }),
             metrics: crate::telemetry::metrics_handle(),
+            card_requests: Default::default(),
+            personalization: Arc::new(crate::cards::personalization::SimulatedCenter {
+                delay: std::time::Duration::from_secs(config.cards.personalization_delay_s),
+            }),
         };
         let switch = Switch::new(Arc::new(spec), state, settings);
         let limits = ServerLimits {
@@ -344,6 +348,7 @@ fn program_setup(state: &State, programs: &[config::ProgramConfig]) -> Submissio
             held: 0,
             state: BalanceState::Active,
             low_balance_threshold: None,
+            program_id: None,
             created_at: now,
         }));
     }

@@ -70,6 +70,7 @@ fn balance(id: BalanceId, kind: BalanceKind, owner: Owner) -> Balance {
         held: 0,
         state: BalanceState::Active,
         low_balance_threshold: None,
+        program_id: None,
         created_at: T0 + id,
     }
 }
@@ -231,6 +232,9 @@ impl Oracle {
                 }
                 Change::UpdateBalanceState { balance_id, state } => {
                     self.balances.get_mut(&balance_id).unwrap().state = state
+                }
+                Change::UpdateBalanceThreshold { balance_id, threshold } => {
+                    self.balances.get_mut(&balance_id).unwrap().low_balance_threshold = threshold
                 }
                 Change::InsertCard(card) => {
                     self.cards.insert(card.id, card);
@@ -583,7 +587,7 @@ async fn migrations_run_twice_are_idempotent() {
         let mut oracle = Oracle::default();
         commit(&db.store, &mut oracle, &base()).await;
         let again = db.reconnect().await;
-        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 2);
+        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 3);
         oracle.check(&again, 0).await;
         commit(&again, &mut oracle, &place_hold(1, 1, 500)).await;
         oracle.check(&db.store, 0).await;
@@ -614,6 +618,8 @@ async fn every_change_round_trips() {
         no_answer_details.mti = 420;
         let mut deposit_hold = hold(2, 2, 2, 3, 2_500);
         deposit_hold.partner_balance_id = Some(2);
+        let mut bound = user_balance(6, 2);
+        bound.program_id = Some(program().id);
         let mut changes = base();
         changes.extend([
             Change::InsertCustomer(anonymous),
@@ -629,7 +635,7 @@ async fn every_change_round_trips() {
             Change::InsertBalance(balance(3, BalanceKind::Corporate, Owner::Corporation(3))),
             Change::InsertBalance(balance(4, BalanceKind::System, Owner::System("settlement".into()))),
             Change::InsertBalance(threshold),
-            Change::InsertBalance(user_balance(6, 2)),
+            Change::InsertBalance(bound),
             Change::BalanceDelta {
                 balance_id: 1,
                 ledger: 10_000,
@@ -638,6 +644,15 @@ async fn every_change_round_trips() {
             Change::UpdateBalanceState {
                 balance_id: 6,
                 state: BalanceState::Blocked,
+            },
+            // Cleared (NULL) on one balance, set on another.
+            Change::UpdateBalanceThreshold {
+                balance_id: 5,
+                threshold: None,
+            },
+            Change::UpdateBalanceThreshold {
+                balance_id: 3,
+                threshold: Some(7),
             },
             Change::InsertCard(locked),
             Change::UpdateCard(CardUpdate {

@@ -35,6 +35,16 @@ pub enum Permission {
     ReadCorporations,
     /// Approve, reject or hold a corporation (KYB).
     ReviewKyb,
+    /// Issue cards to a user (on the user's balance).
+    IssueCards,
+    /// Read partner credit and deposit balances and the balance summary.
+    ReadBalances,
+    /// Record a bank transfer received into a partner balance.
+    LoadPartnerBalances,
+    /// Set a partner balance's low-balance threshold.
+    SetBalanceThresholds,
+    /// Order a user's physical card and activate it.
+    ManageCards,
 }
 
 impl Permission {
@@ -45,6 +55,11 @@ impl Permission {
             Permission::ManageAdmins => &[Admin],
             Permission::ReadCustomers | Permission::ReadCorporations => &[Admin, Manager, Employee, Operator],
             Permission::ReviewKyc | Permission::ReviewKyb => &[Admin, Manager, Operator],
+            Permission::IssueCards => &[Admin, Manager],
+            Permission::ReadBalances => &[Admin, Manager, Employee, Operator],
+            Permission::LoadPartnerBalances => &[Operator],
+            Permission::SetBalanceThresholds => &[Admin, Manager, Operator],
+            Permission::ManageCards => &[Admin, Manager, Employee],
         }
     }
 }

@@ -34,6 +34,19 @@ pub async fn open(
     partner_id: &str,
     currency: &str,
 ) -> Result<Balance, BalanceError> {
+    open_under(state, kind, owner, partner_id, currency, None).await
+}
+
+/// Opens a balance at zero, bound to a card program when `program_id` is given (the caller checked
+/// that the program is the partner's, in `currency`).
+pub async fn open_under(
+    state: &State,
+    kind: BalanceKind,
+    owner: Owner,
+    partner_id: &str,
+    currency: &str,
+    program_id: Option<&str>,
+) -> Result<Balance, BalanceError> {
     if crate::money::Currency::from_code(currency).is_none() {
         return Err(BalanceError::UnknownCurrency(currency.to_owned()));
     }
@@ -47,12 +60,29 @@ pub async fn open(
         held: 0,
         state: BalanceState::Active,
         low_balance_threshold: None,
+        program_id: program_id.map(str::to_owned),
         created_at: state.now_ms(),
     };
     let mut submission = Submission::default();
     submission.push(Change::InsertBalance(balance.clone()));
     state.submit(submission).await?;
     Ok(balance)
+}
+
+/// Sets (or clears) a balance's low-balance threshold (minor units, not negative).
+pub async fn set_low_balance_threshold(
+    state: &State,
+    balance_id: BalanceId,
+    threshold: Option<i64>,
+) -> Result<Balance, BalanceError> {
+    if threshold.is_some_and(|threshold| threshold < 0) {
+        return Err(BalanceError::InvalidAmount);
+    }
+    let cell = state.balance(balance_id).ok_or(BalanceError::NotFound)?;
+    let mut submission = Submission::default();
+    submission.push(Change::UpdateBalanceThreshold { balance_id, threshold });
+    state.submit(submission).await?;
+    Ok(cell.snapshot())
 }
 
 /// Records money arriving from outside the platform (a partner's bank

@@ -5,6 +5,8 @@
 //! operation is one durable submission; card updates wait for a card update
 //! already in flight, so updates commit in the order they were decided.
 
+pub mod personalization;
+
 use chrono::{Datelike, Months};
 use rand::RngExt;
 
@@ -241,6 +243,18 @@ pub async fn unlock(state: &State, card_id: CardId) -> Result<(), CardError> {
         })),
         CardStatus::Active => Ok(None),
         _ => Err(CardError::InvalidState),
+    })
+    .await
+}
+
+/// Removes a card for good: it can never be used, unlocked or restored.
+pub async fn remove(state: &State, card_id: CardId) -> Result<(), CardError> {
+    update_card(state, card_id, |current| match current.status {
+        CardStatus::Removed => Err(CardError::NotFound),
+        _ => Ok(Some(CardUpdate {
+            status: CardStatus::Removed,
+            ..current.clone()
+        })),
     })
     .await
 }

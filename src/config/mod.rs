@@ -18,6 +18,8 @@ pub struct Config {
     pub session: SessionConfig,
     pub admin: AdminConfig,
     pub kyc: KycConfig,
+    #[serde(default)]
+    pub cards: CardsConfig,
     pub database: DatabaseConfig,
     pub journal: JournalConfig,
     pub authorization: AuthorizationConfig,
@@ -83,6 +85,22 @@ pub enum PartnerNameFrom {
 pub struct SessionConfig {
     pub ttl_s: u64,
     pub retention_s: u64,
+}
+
+/// Card issuing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardsConfig {
+    /// How long the built-in (simulated) personalisation center takes to make a physical card.
+    pub personalization_delay_s: u64,
+}
+
+impl Default for CardsConfig {
+    fn default() -> Self {
+        CardsConfig {
+            personalization_delay_s: 2,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -195,5 +195,16 @@ pub mod permission {
         )*};
     }
 
-    permissions!(ManageAdmins, ReadCustomers, ReviewKyc, ReadCorporations, ReviewKyb);
+    permissions!(
+        ManageAdmins,
+        ReadCustomers,
+        ReviewKyc,
+        ReadCorporations,
+        ReviewKyb,
+        IssueCards,
+        ReadBalances,
+        LoadPartnerBalances,
+        SetBalanceThresholds,
+        ManageCards
+    );
 }

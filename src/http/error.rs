@@ -135,6 +135,10 @@ fn not_found_code(what: &str) -> &'static str {
         "corporation" => "CORPORATION_NOT_FOUND",
         "installation" => "INSTALLATION_NOT_FOUND",
         "KYC submission" => "KYC_SUBMISSION_NOT_FOUND",
+        "balance" => "BALANCE_NOT_FOUND",
+        "card" => "CARD_NOT_FOUND",
+        "partner" => "PARTNER_NOT_FOUND",
+        "card request" => "CARD_REQUEST_NOT_FOUND",
         _ => "NOT_FOUND",
     }
 }

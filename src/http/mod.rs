@@ -9,13 +9,16 @@
 //! - [`extract`]: JSON body, path and query extractors answering with [`error::ApiError`].
 //! - [`dto`]: shared request/response bodies and their validation.
 //! - Route groups: [`public`] (`/health`, `/metrics`, `/openapi.json`), [`lifecycle`]
-//!   (`/lifecycle/v1`), [`secure`] (`/secure`), [`mobile`] (`/customers/me`), [`admin`] (`/admin`).
+//!   (`/lifecycle/v1`), [`secure`] (`/secure`), [`mobile`] (`/customers/me`), [`admin`] (`/admin`),
+//!   [`wallet`] (user balances and cards on `/secure` and `/customers/me`), [`partner_balances`]
+//!   (partner credit and deposit balances, the balance summary).
 //!
 //! Every route is declared through `utoipa-axum`, so the router and the
 //! OpenAPI document ([`openapi`], `specs/openapi.json`) are built from the
 //! same list and cannot disagree.
 
 pub mod admin;
+pub mod async_cards;
 pub mod auth;
 pub mod dev_certificates;
 pub mod dto;
@@ -23,9 +26,11 @@ pub mod error;
 pub mod extract;
 pub mod lifecycle;
 pub mod mobile;
+pub mod partner_balances;
 pub mod public;
 pub mod secure;
 pub mod tls;
+pub mod wallet;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -58,6 +63,10 @@ pub struct Api {
     pub settings: Arc<ApiSettings>,
     pub kyc_verifier: Arc<dyn KycVerifier>,
     pub metrics: PrometheusHandle,
+    /// Asynchronous card requests (in memory).
+    pub card_requests: async_cards::SharedCardRequests,
+    /// Where physical cards are ordered.
+    pub personalization: Arc<dyn crate::cards::personalization::PersonalizationCenter>,
 }
 
 /// The API's settings, from the config.
@@ -89,7 +98,8 @@ impl ApiSettings {
 #[openapi(
     info(
         title = "Antaca lifecycle API",
-        description = "Users with KYC, corporations with KYB, device pairing and sessions. Channels: \
+        description = "Users with KYC, corporations with KYB, device pairing and sessions, balances and \
+            cards. Money is integer minor units with the balance's ISO 4217 code. Channels: \
             `/secure` and `/lifecycle/v1` (partner servers, client certificate), `/customers/me` \
             (mobile apps, session token), `/admin` (administration panel, admin session with roles). \
             Every error is `{\"code\", \"message\"}` with a stable code."
@@ -98,7 +108,7 @@ impl ApiSettings {
     tags(
         (name = "public", description = "Health, metrics, this document"),
         (name = "lifecycle", description = "Partner servers (client certificate): users and corporations"),
-        (name = "secure", description = "Partner servers (client certificate): KYC, device pairing"),
+        (name = "secure", description = "Partner servers (client certificate): KYC, device pairing, balances, cards"),
         (name = "mobile", description = "The user's mobile app (session token)"),
         (name = "admin", description = "Administration panel (admin session; roles per route)"),
     )
@@ -131,6 +141,9 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(secure::routes())
         .merge(mobile::routes())
         .merge(admin::routes())
+        .merge(wallet::routes())
+        .merge(partner_balances::routes())
+        .merge(async_cards::routes())
 }
 
 /// The OpenAPI document of every route (what `specs/openapi.json` holds).

@@ -33,6 +33,11 @@ pub enum Change {
         balance_id: BalanceId,
         state: BalanceState,
     },
+    /// Sets (or clears) a partner balance's low-balance threshold.
+    UpdateBalanceThreshold {
+        balance_id: BalanceId,
+        threshold: Option<i64>,
+    },
     InsertCard(Card),
     UpdateCard(CardUpdate),
     InsertHold(Hold),

@@ -11,6 +11,7 @@
 //! nanoseconds and never across an `.await`. Several balances are locked in
 //! ascending id order (`lock_balances`), so two requests cannot deadlock.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -34,6 +35,9 @@ impl BalanceMoney {
     }
 }
 
+/// What [`BalanceCell`] stores for "no low-balance threshold" (thresholds are never negative).
+const NO_THRESHOLD: i64 = i64::MIN;
+
 /// A balance: fixed attributes and its locked money.
 #[derive(Debug)]
 pub struct BalanceCell {
@@ -43,7 +47,9 @@ pub struct BalanceCell {
     pub partner_id: String,
     pub currency: String,
     pub currency_numeric: u16,
-    pub low_balance_threshold: Option<i64>,
+    /// The low-balance threshold; [`NO_THRESHOLD`] when none (see [`BalanceCell::low_balance_threshold`]).
+    low_balance_threshold: AtomicI64,
+    pub program_id: Option<String>,
     pub created_at: TimestampMs,
     money: Mutex<BalanceMoney>,
 }
@@ -58,7 +64,8 @@ impl BalanceCell {
             partner_id: balance.partner_id.clone(),
             currency: balance.currency.clone(),
             currency_numeric,
-            low_balance_threshold: balance.low_balance_threshold,
+            low_balance_threshold: AtomicI64::new(balance.low_balance_threshold.unwrap_or(NO_THRESHOLD)),
+            program_id: balance.program_id.clone(),
             created_at: balance.created_at,
             money: Mutex::new(BalanceMoney {
                 ledger: balance.ledger,
@@ -67,6 +74,17 @@ impl BalanceCell {
                 state: balance.state,
             }),
         }
+    }
+
+    pub fn low_balance_threshold(&self) -> Option<i64> {
+        let threshold = self.low_balance_threshold.load(Ordering::Relaxed);
+        (threshold != NO_THRESHOLD).then_some(threshold)
+    }
+
+    /// Applies a committed threshold change.
+    pub fn set_low_balance_threshold(&self, threshold: Option<i64>) {
+        self.low_balance_threshold
+            .store(threshold.unwrap_or(NO_THRESHOLD), Ordering::Relaxed);
     }
 
     pub fn lock(&self) -> MutexGuard<'_, BalanceMoney> {
@@ -86,7 +104,8 @@ impl BalanceCell {
             ledger: money.ledger,
             held: money.held,
             state: money.state,
-            low_balance_threshold: self.low_balance_threshold,
+            low_balance_threshold: self.low_balance_threshold(),
+            program_id: self.program_id.clone(),
             created_at: self.created_at,
         }
     }

@@ -359,6 +359,21 @@ impl State {
         balances
     }
 
+    /// The cards of a balance as committed, oldest first (a scan: for the API, never the hot path).
+    pub fn cards_of_balance(&self, balance_id: BalanceId) -> Vec<Card> {
+        let mut cards: Vec<Card> = self
+            .memory
+            .cards
+            .iter()
+            .filter_map(|cell| {
+                let entry = cell.lock();
+                (entry.card.balance_id == balance_id).then(|| entry.card.clone())
+            })
+            .collect();
+        cards.sort_by_key(|card| card.id);
+        cards
+    }
+
     /// A balance by its purpose for system accounts, e.g. ("settlement", "EUR").
     pub fn system_balance(&self, purpose: &str, currency: &str) -> Option<BalanceId> {
         self.memory
@@ -758,6 +773,11 @@ impl Memory {
             Change::UpdateBalanceState { balance_id, state } => {
                 if let Some(cell) = self.balances.get(balance_id) {
                     cell.lock().state = *state;
+                }
+            }
+            Change::UpdateBalanceThreshold { balance_id, threshold } => {
+                if let Some(cell) = self.balances.get(balance_id) {
+                    cell.set_low_balance_threshold(*threshold);
                 }
             }
             Change::InsertCard(card) => {

@@ -126,6 +126,8 @@ pub struct Balance {
     pub state: BalanceState,
     /// Partner balances: a notification is due when available falls below it.
     pub low_balance_threshold: Option<i64>,
+    /// User and corporate balances: the card program they work under, once bound.
+    pub program_id: Option<String>,
     pub created_at: TimestampMs,
 }
 

@@ -25,6 +25,7 @@ pub(crate) struct Batch<'a> {
     pub balances: Vec<&'a Balance>,
     pub balance_deltas: Vec<BalanceDelta>,
     pub balance_states: Vec<(BalanceId, BalanceState)>,
+    pub balance_thresholds: Vec<(BalanceId, Option<i64>)>,
     pub cards: Vec<&'a Card>,
     pub card_updates: Vec<&'a CardUpdate>,
     pub holds: Vec<&'a Hold>,
@@ -120,6 +121,7 @@ impl<'a> Batch<'a> {
         let mut corporation_kyb = LastById::default();
         let mut deltas: HashMap<BalanceId, BalanceDelta> = HashMap::new();
         let mut balance_states = LastById::default();
+        let mut balance_thresholds = LastById::default();
         let mut card_updates = LastById::default();
         let mut hold_updates = LastById::default();
         let mut profiles = LastById::default();
@@ -164,6 +166,9 @@ impl<'a> Batch<'a> {
                 Change::UpdateBalanceState { balance_id, state } => {
                     balance_states.put(*balance_id, (*balance_id, *state))
                 }
+                Change::UpdateBalanceThreshold { balance_id, threshold } => {
+                    balance_thresholds.put(*balance_id, (*balance_id, *threshold))
+                }
                 Change::InsertCard(card) => batch.cards.push(card),
                 Change::UpdateCard(update) => card_updates.put(update.card_id, update),
                 Change::InsertHold(hold) => batch.holds.push(hold),
@@ -203,6 +208,7 @@ impl<'a> Batch<'a> {
         batch.balance_deltas = deltas.into_values().collect();
         batch.balance_deltas.sort_unstable_by_key(|delta| delta.balance_id);
         batch.balance_states = balance_states.into_sorted();
+        batch.balance_thresholds = balance_thresholds.into_sorted();
         batch.card_updates = card_updates.into_sorted();
         batch.hold_updates = hold_updates.into_sorted();
         batch.customer_profiles = profiles.into_sorted();

@@ -57,6 +57,7 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     insert_balances(connection, &batch.balances).await?;
     add_balance_deltas(connection, &batch.balance_deltas).await?;
     update_balance_states(connection, &batch.balance_states).await?;
+    update_balance_thresholds(connection, &batch.balance_thresholds).await?;
     insert_cards(connection, &batch.cards).await?;
     update_cards(connection, &batch.card_updates).await?;
     insert_holds(connection, &batch.holds).await?;
@@ -371,9 +372,9 @@ async fn insert_balances(connection: &mut PgConnection, rows: &[&Balance]) -> Re
     let owners = column(rows, |row| owner_columns(&row.owner));
     sqlx::query(
         "INSERT INTO balances (id, kind, owner_kind, owner_customer_id, owner_corporation_id, owner_partner_id, \
-         owner_system, partner_id, currency, ledger, held, state, low_balance_threshold, created_at) \
+         owner_system, partner_id, currency, ledger, held, state, low_balance_threshold, created_at, program_id) \
          SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::text[], \
-         $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[], $13::int8[], $14::int8[])",
+         $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[], $13::int8[], $14::int8[], $15::text[])",
     )
     .bind(column(rows, |row| row.id))
     .bind(column(rows, |row| row.kind.text()))
@@ -389,6 +390,7 @@ async fn insert_balances(connection: &mut PgConnection, rows: &[&Balance]) -> Re
     .bind(column(rows, |row| row.state.text()))
     .bind(column(rows, |row| row.low_balance_threshold))
     .bind(column(rows, |row| row.created_at))
+    .bind(column(rows, |row| row.program_id.as_deref()))
     .execute(&mut *connection)
     .await?;
     Ok(())
@@ -423,6 +425,24 @@ async fn update_balance_states(
     )
     .bind(column(rows, |(id, _)| *id))
     .bind(column(rows, |(_, state)| state.text()))
+    .execute(&mut *connection)
+    .await?;
+    expect_rows("balances", rows.len(), result.rows_affected())
+}
+
+async fn update_balance_thresholds(
+    connection: &mut PgConnection,
+    rows: &[(BalanceId, Option<i64>)],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let result = sqlx::query(
+        "UPDATE balances SET low_balance_threshold = v.threshold \
+         FROM UNNEST($1::int8[], $2::int8[]) AS v (id, threshold) WHERE balances.id = v.id",
+    )
+    .bind(column(rows, |(id, _)| *id))
+    .bind(column(rows, |(_, threshold)| *threshold))
     .execute(&mut *connection)
     .await?;
     expect_rows("balances", rows.len(), result.rows_affected())

@@ -18,8 +18,8 @@ pub(crate) const PROGRAMS: &str =
 pub(crate) const CUSTOMERS: &str = "SELECT id, partner_id, external_ref, kyc_status, created_at FROM customers";
 pub(crate) const CORPORATIONS: &str = "SELECT id, partner_id, name, kyb_status, created_at FROM corporations";
 pub(crate) const BALANCES: &str = "SELECT id, kind, owner_kind, owner_customer_id, owner_corporation_id, \
-     owner_partner_id, owner_system, partner_id, currency, ledger, held, state, low_balance_threshold, created_at \
-     FROM balances";
+     owner_partner_id, owner_system, partner_id, currency, ledger, held, state, low_balance_threshold, created_at, \
+     program_id FROM balances";
 pub(crate) const CARDS: &str = "SELECT id, balance_id, program_id, kind, status, CAST(lock_reason AS BIGINT), \
      pan_hash, pan_encrypted, pan_first6, pan_last4, expiry, cvc_encrypted, pin_verification, \
      CAST(pin_tries AS BIGINT), created_at FROM cards";
@@ -185,6 +185,7 @@ pub(crate) fn balance(row: &impl Columns) -> Result<Balance, StoreError> {
         state: code(row.text(11)?, "balances", "state")?,
         low_balance_threshold: row.int_or_null(12)?,
         created_at: row.int(13)?,
+        program_id: row.text_or_null(14)?.map(str::to_owned),
     })
 }
 

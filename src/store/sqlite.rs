@@ -76,6 +76,7 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     insert_balances(connection, &batch.balances).await?;
     add_balance_deltas(connection, &batch.balance_deltas).await?;
     update_balance_states(connection, &batch.balance_states).await?;
+    update_balance_thresholds(connection, &batch.balance_thresholds).await?;
     insert_cards(connection, &batch.cards).await?;
     update_cards(connection, &batch.card_updates).await?;
     insert_holds(connection, &batch.holds).await?;
@@ -435,8 +436,8 @@ async fn insert_balances(connection: &mut SqliteConnection, rows: &[&Balance]) -
     write_rows(
         connection,
         "INSERT INTO balances (id, kind, owner_kind, owner_customer_id, owner_corporation_id, owner_partner_id, \
-         owner_system, partner_id, currency, ledger, held, state, low_balance_threshold, created_at) ",
-        14,
+         owner_system, partner_id, currency, ledger, held, state, low_balance_threshold, created_at, program_id) ",
+        15,
         "",
         rows,
         |values, row| {
@@ -455,7 +456,8 @@ async fn insert_balances(connection: &mut SqliteConnection, rows: &[&Balance]) -
                 .push_bind(row.held)
                 .push_bind(row.state.text())
                 .push_bind(row.low_balance_threshold)
-                .push_bind(row.created_at);
+                .push_bind(row.created_at)
+                .push_bind(row.program_id.as_deref());
             Ok(())
         },
     )
@@ -495,6 +497,25 @@ async fn update_balance_states(
         rows,
         |values, (id, state)| {
             values.push_bind(*id).push_bind(state.text());
+            Ok(())
+        },
+    )
+    .await?;
+    expect_rows("balances", rows.len(), changed)
+}
+
+async fn update_balance_thresholds(
+    connection: &mut SqliteConnection,
+    rows: &[(BalanceId, Option<i64>)],
+) -> Result<(), StoreError> {
+    let changed = write_rows(
+        connection,
+        "WITH v (id, threshold) AS (",
+        2,
+        ") UPDATE balances SET low_balance_threshold = v.threshold FROM v WHERE balances.id = v.id",
+        rows,
+        |values, (id, threshold)| {
+            values.push_bind(*id).push_bind(*threshold);
             Ok(())
         },
     )

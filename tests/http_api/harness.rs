@@ -24,6 +24,8 @@ pub const SESSION_TTL_MS: i64 = 600_000;
 /// A running application and its clients.
 pub struct Api {
     pub base: String,
+    /// The ISO 8583 switch's TCP address (for end-to-end authorizations).
+    pub switch_address: std::net::SocketAddr,
     pub state: State,
     pub clock: Arc<ManualClock>,
     pub certificates: PathBuf,
@@ -82,6 +84,7 @@ impl Api {
             .expect("the application builds");
         let base = format!("https://127.0.0.1:{}", application.http_address().port());
         let state = application.state().clone();
+        let switch_address = application.network_address();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(application.run(shutdown.clone()));
         let certificates = config.tls.dev_directory.clone();
@@ -100,6 +103,7 @@ impl Api {
             anonymous: client(&certificates, None),
             stranger: client(&certificates, Some(&stranger_pair)),
             base,
+            switch_address,
             state,
             clock,
             certificates,

@@ -17,6 +17,7 @@ mod flows;
 mod matrices;
 mod openapi;
 mod sessions;
+mod wallet;
 
 /// Runs `$name(&Api)` on a fresh SQLite database and, when reachable, a fresh PostgreSQL one.
 macro_rules! on_every_store {

@@ -29,12 +29,17 @@ fn fill(template: &str, ids: &[(&str, String)]) -> String {
     })
 }
 
-/// A dev-partner user with a KYC submission in review, a paired device, and a corporation.
+/// A dev-partner user with a KYC submission in review, a paired device, a balance with an active
+/// virtual card, and a corporation.
 struct Records {
     user: i64,
     installation: String,
     submission: String,
     corporation: i64,
+    balance: i64,
+    card: i64,
+    /// dev-partner's EUR credit balance.
+    partner_balance: i64,
 }
 
 async fn records(api: &Api, tag: &str) -> Records {
@@ -52,11 +57,27 @@ async fn records(api: &Api, tag: &str) -> Records {
         (StatusCode::CREATED, Some("IN_REVIEW")),
         "{body}"
     );
+    // Made through the domain directly: the user's KYC is still in review.
+    let balance = antaca::balances::open(
+        &api.state,
+        antaca::state::BalanceKind::User,
+        antaca::state::Owner::Customer(user),
+        PARTNER,
+        "EUR",
+    )
+    .await
+    .unwrap();
+    let card = antaca::cards::issue(&api.state, balance.id, "dev-credit-eur", Default::default())
+        .await
+        .unwrap();
     Records {
         user,
         installation,
         submission: body["submissionId"].as_str().unwrap().to_owned(),
         corporation: api.corporation(&format!("Corp {tag}")).await,
+        balance: balance.id,
+        card: card.card_id,
+        partner_balance: api.state.program("dev-credit-eur").unwrap().funding_balance,
     }
 }
 
@@ -67,6 +88,11 @@ fn ids(records: &Records) -> Vec<(&'static str, String)> {
         ("installationId", records.installation.clone()),
         ("submissionId", records.submission.clone()),
         ("dcCorporationId", records.corporation.to_string()),
+        ("balanceId", records.balance.to_string()),
+        ("cardId", records.card.to_string()),
+        ("partnerId", PARTNER.to_owned()),
+        ("partnerBalanceId", records.partner_balance.to_string()),
+        ("requestId", "0190c0de-0000-7000-8000-0000000000aa".into()),
     ]
 }
 
@@ -77,6 +103,11 @@ fn unknown_ids() -> Vec<(&'static str, String)> {
         ("installationId", "0190c0de-0000-7000-8000-000000000000".into()),
         ("submissionId", "0190c0de-0000-7000-8000-000000000001".into()),
         ("dcCorporationId", "999999".into()),
+        ("balanceId", "999999".into()),
+        ("cardId", "999999".into()),
+        ("partnerId", "no-such-partner".into()),
+        ("partnerBalanceId", "999999".into()),
+        ("requestId", "0190c0de-0000-7000-8000-0000000000ab".into()),
     ]
 }
 
@@ -93,6 +124,14 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         "/lifecycle/v1/corporations" => corporation_body("Other Corp"),
         "/admin/users" => json!({"username": "new.user", "password": "a-long-password", "role": "EMPLOYEE"}),
         t if t.ends_with("/reject") || t.ends_with("/hold") => json!({"reason": "documents unclear"}),
+        t if t.ends_with("/balances") => json!({"currency": "EUR"}),
+        t if t.ends_with("/reload") => json!({"amount": 100, "programId": "dev-credit-eur"}),
+        t if t.ends_with("/cards/virtual") || t.ends_with("/virtual/async") || t.ends_with("/cards/physical") => {
+            json!({"balanceId": 999999})
+        }
+        t if t.ends_with("/lock") => json!({"reason": 7}),
+        t if t.ends_with("/load") => json!({"amount": 100}),
+        t if t.ends_with("/threshold") => json!({"lowBalanceThreshold": 100}),
         _ => json!({}),
     })
 }
@@ -116,7 +155,15 @@ async fn snapshot(api: &Api, records: &Records, token: &str) -> Value {
             None,
         )
         .await;
-    json!({"customer": customer, "corporation": corporation})
+    let balance = api.state.balance(records.balance).unwrap().snapshot();
+    let cards: Vec<String> = api
+        .state
+        .cards_of_balance(records.balance)
+        .iter()
+        .map(|card| format!("{}:{:?}", card.id, card.status))
+        .collect();
+    json!({"customer": customer, "corporation": corporation, "balance": [balance.ledger, balance.held],
+        "cards": cards})
 }
 
 crate::on_every_store!(no_partner_reaches_another_partners_records);
@@ -149,7 +196,57 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         );
         checked.insert((method.clone(), template.clone()));
     }
-    assert!(checked.len() >= 6, "the matrix covered {checked:?}");
+    assert!(checked.len() >= 14, "the matrix covered {checked:?}");
+
+    // Another partner's user, signed in on its app, reaches none of dev-partner's balances and cards.
+    let (status, body) = api
+        .call(
+            &api.other,
+            Method::POST,
+            "/lifecycle/v1/users",
+            None,
+            Some(json!({"externalId": "crm-tenant-app"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let their_app_user = body["userId"].as_i64().unwrap();
+    let (status, body) = api
+        .call(
+            &api.other,
+            Method::POST,
+            &format!("/secure/customers/{their_app_user}/devices"),
+            None,
+            Some(json!({"deviceId": "their-phone"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let their_session = body["sessionToken"].as_str().unwrap().to_owned();
+    let mut mobile_checked = 0;
+    for (method, template) in documented(&["/customers/me/"]) {
+        if !template.contains('{') {
+            continue;
+        }
+        let method_value = Method::from_bytes(method.as_bytes()).unwrap();
+        let body = body_for(&method, &template);
+        let theirs = fill(&template, &ids(&records));
+        let unknown = fill(&template, &unknown_ids());
+        let (status, crossing) = api
+            .call(
+                &api.anonymous,
+                method_value.clone(),
+                &theirs,
+                Some(&their_session),
+                body.clone(),
+            )
+            .await;
+        let (unknown_status, missing) = api
+            .call(&api.anonymous, method_value, &unknown, Some(&their_session), body)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {template}: {crossing}");
+        assert_eq!((unknown_status, &missing), (status, &crossing), "{method} {template}");
+        mobile_checked += 1;
+    }
+    assert!(mobile_checked >= 4, "the mobile matrix covered {mobile_checked} routes");
 
     // The partner-scoped administrators of the other partner see nothing of dev-partner either.
     let theirs_admin = api.admin_with("other.admin", "ADMIN", Some(OTHER_PARTNER)).await;
@@ -160,6 +257,14 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         let method_value = Method::from_bytes(method.as_bytes()).unwrap();
         let body = body_for(&method, &template);
         let path = fill(&template, &ids(&records));
+        if !allowed(&method, &template).contains(&"ADMIN") {
+            // Operator-only routes: operators are platform-wide, a partner's administrator is refused.
+            let (status, _) = api
+                .call(&api.anonymous, method_value, &path, Some(&theirs_admin), body)
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {template}");
+            continue;
+        }
         let (status, crossing) = api
             .call(
                 &api.anonymous,
@@ -235,6 +340,29 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
     );
 }
 
+/// A dev-partner user the partner flagged KYC-verified, with a EUR balance: (user, balance).
+async fn verified_with_balance(api: &Api, tag: &str) -> (i64, i64) {
+    let user = api.user(&format!("crm-verified-{tag}")).await;
+    let (status, body) = api
+        .call(
+            &api.partner,
+            Method::PUT,
+            &format!("/lifecycle/v1/users/{user}/kyc"),
+            None,
+            Some(json!({"kycStatus": "VERIFIED"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = api
+        .partner_post(
+            &format!("/secure/customers/{user}/balances"),
+            json!({"currency": "EUR"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (user, body["balanceId"].as_i64().unwrap())
+}
+
 /// Who may call what: the role table, written here independently of the code's.
 fn allowed(method: &str, template: &str) -> &'static [&'static str] {
     const ALL: &[&str] = &["ADMIN", "MANAGER", "EMPLOYEE", "OPERATOR"];
@@ -246,6 +374,14 @@ fn allowed(method: &str, template: &str) -> &'static [&'static str] {
             ALL
         }
         ("GET", "/admin/kyc/reviews") => REVIEWERS,
+        ("POST", "/admin/customers/{customerId}/cards/virtual") => &["ADMIN", "MANAGER"],
+        (
+            "POST",
+            "/admin/customers/{customerId}/cards/physical" | "/admin/customers/{customerId}/cards/{cardId}/activate",
+        ) => &["ADMIN", "MANAGER", "EMPLOYEE"],
+        ("GET", "/admin/partners/{partnerId}/balances" | "/admin/balances/summary") => ALL,
+        ("POST", "/admin/partners/{partnerId}/balances/{partnerBalanceId}/load") => &["OPERATOR"],
+        ("PUT", "/admin/partners/{partnerId}/balances/{partnerBalanceId}/threshold") => REVIEWERS,
         ("POST", t) if t.starts_with("/admin/kyc/submissions/") || t.starts_with("/admin/corporations/") => REVIEWERS,
         _ => panic!("no expectation for {method} {template}: add it to the role table"),
     }
@@ -254,7 +390,12 @@ fn allowed(method: &str, template: &str) -> &'static [&'static str] {
 /// What an allowed call answers.
 fn success(method: &str, template: &str) -> StatusCode {
     match (method, template) {
-        ("POST", "/admin/users") => StatusCode::CREATED,
+        (
+            "POST",
+            "/admin/users"
+            | "/admin/customers/{customerId}/cards/virtual"
+            | "/admin/customers/{customerId}/cards/physical",
+        ) => StatusCode::CREATED,
         ("DELETE", _) => StatusCode::NO_CONTENT,
         _ => StatusCode::OK,
     }
@@ -287,6 +428,7 @@ async fn every_role_against_every_admin_route(api: &Api) {
     }
     let routes = documented(&["/admin/"]);
     let mut created_users = 0;
+    let mut calls = 0;
     for (method, template) in &routes {
         if template == "/admin/login" {
             continue;
@@ -295,9 +437,34 @@ async fn every_role_against_every_admin_route(api: &Api) {
         for (role, username, password) in &passwords {
             // A fresh session and fresh records per call: an allowed call must find something to act on.
             let token = api.login(username, password).await;
-            let records = records(api, &format!("{role}-{method}{}", template.replace('/', "-"))).await;
-            let path = fill(template, &ids(&records));
+            calls += 1;
+            let records = records(api, &format!("{role}-{calls}")).await;
+            let mut path = fill(template, &ids(&records));
             let mut body = body_for(method, template);
+            if template.ends_with("/activate") {
+                // A physical card the personalisation center made (linked), on the user's balance.
+                let card = antaca::cards::issue(
+                    &api.state,
+                    records.balance,
+                    "dev-credit-eur",
+                    antaca::cards::CardRequest {
+                        kind: Some(antaca::state::CardKind::Physical),
+                        pin: None,
+                    },
+                )
+                .await
+                .unwrap();
+                antaca::cards::link(&api.state, card.card_id).await.unwrap();
+                path = template
+                    .replace("{customerId}", &records.user.to_string())
+                    .replace("{cardId}", &card.card_id.to_string());
+            }
+            if template.ends_with("/cards/virtual") || template.ends_with("/cards/physical") {
+                // Cards go to KYC-verified users, on their balance.
+                let (user, balance) = verified_with_balance(api, &format!("{role}-card-{calls}")).await;
+                path = template.replace("{customerId}", &user.to_string());
+                body = Some(json!({"balanceId": balance, "programId": "dev-credit-eur"}));
+            }
             if template == "/admin/users" && method == "POST" {
                 created_users += 1;
                 body = Some(
