@@ -7,9 +7,11 @@
 //! - [`config`]: `config.toml` + `ANTACA__SECTION__KEY` environment overrides.
 //! - [`iso8583`]: the ISO 8583 codec (spec file → field tables, zero-copy decode, encode). No I/O.
 //! - [`network`]: the TCP server: framing, connection cap, pipelining. Knows nothing of money.
-//! - [`authorization`]: the switch: action codes, dispatch by MTI, decisions.
+//! - [`authorization`]: the switch: action codes, typed requests, pure decisions, operations on the
+//!   state (hold, post, complete, reverse, stop-list, expire), the frame handler.
 //! - [`balances`]: opening balances, external loads, transfers between balances.
-//! - [`cards`]: issuing cards (PAN, expiry, CVC2), lock/unlock, link/activate, PINs.
+//! - [`cards`]: issuing cards (PAN, expiry, CVC2), lock/unlock/remove, physical orders with a
+//!   personalization-center interface, link/activate, PINs.
 //! - [`crypto`]: card data at rest (AES-256-GCM), look-up hashes (HMAC), PIN blocks (3DES).
 //! - [`money`]: ISO 4217 currencies, exact amounts, minor units.
 //! - [`provision`]: offline provisioning of funded cards for load tests and demos (`antaca provision`).
