@@ -51,6 +51,8 @@ const ONE_PER_CHANGE_HOLDS_PER_SUBMITTER: usize = 4;
 const GROUP_POOL: u32 = 8;
 /// Connections the one-per-change submitters share.
 const ONE_PER_CHANGE_POOL: u32 = 16;
+/// Partner deposit balances the submitters share (default).
+const PARTNER_BALANCES: usize = 8;
 const PARTNER: &str = "bench-partner";
 const PROGRAM: &str = "bench-deposit-eur";
 const HOLD_AMOUNT: i64 = 100;
@@ -181,9 +183,10 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Partner, deposit program, and per submitter a customer, a user balance, a partner deposit
-/// balance and an active card, committed directly to the store.
-async fn provision(store: &Store, submitters: usize) -> Vec<Account> {
+/// Partner, deposit program, `partner_balances` partner deposit balances, and per submitter a
+/// customer, a user balance and an active card, committed directly to the store. Submitter `i`
+/// holds on partner deposit balance `i % partner_balances`.
+async fn provision(store: &Store, submitters: usize, partner_balances: usize) -> Vec<Account> {
     let now = now_ms();
     let mut changes = vec![
         Change::UpsertPartner(Partner {
@@ -213,13 +216,21 @@ async fn provision(store: &Store, submitters: usize) -> Vec<Account> {
         program_id: None,
         created_at: now,
     };
+    let first_partner_balance = submitters as i64 + 1;
+    for partner_balance in first_partner_balance..first_partner_balance + partner_balances as i64 {
+        changes.push(Change::InsertBalance(balance(
+            partner_balance,
+            BalanceKind::PartnerDeposit,
+            Owner::Partner(PARTNER.to_owned()),
+        )));
+    }
     let mut accounts = Vec::with_capacity(submitters);
     for index in 0..submitters {
         let number = index as i64 + 1;
         let account = Account {
             card: number,
-            user: 2 * number - 1,
-            partner: 2 * number,
+            user: number,
+            partner: first_partner_balance + (index % partner_balances) as i64,
         };
         changes.push(Change::InsertCustomer(Customer {
             id: number,
@@ -232,11 +243,6 @@ async fn provision(store: &Store, submitters: usize) -> Vec<Account> {
             account.user,
             BalanceKind::User,
             Owner::Customer(number),
-        )));
-        changes.push(Change::InsertBalance(balance(
-            account.partner,
-            BalanceKind::PartnerDeposit,
-            Owner::Partner(PARTNER.to_owned()),
         )));
         let mut pan_hash = [0u8; 32];
         pan_hash[..8].copy_from_slice(&number.to_be_bytes());
@@ -428,6 +434,9 @@ fn journal(c: &mut Criterion) {
     let batch_wait_us = env_number("ANTACA_BENCH_BATCH_WAIT_US").unwrap_or(config.journal.batch_wait_us);
     let submitters = env_number("ANTACA_BENCH_SUBMITTERS").unwrap_or(SUBMITTERS);
     let pool = env_number("ANTACA_BENCH_POOL").unwrap_or(ONE_PER_CHANGE_POOL);
+    let partner_balances = env_number("ANTACA_BENCH_PARTNER_BALANCES")
+        .unwrap_or(PARTNER_BALANCES)
+        .clamp(1, submitters);
     let limits = JournalLimits {
         batch_max: config.journal.batch_max as usize,
         batch_wait: Duration::from_micros(batch_wait_us),
@@ -436,13 +445,13 @@ fn journal(c: &mut Criterion) {
     let (group_store, pool_store, (state, target), accounts) = runtime.block_on(async {
         let group_store = Store::connect(&database.url, GROUP_POOL).await.expect("connecting");
         let pool_store = Store::connect(&database.url, pool).await.expect("connecting");
-        let accounts = provision(&group_store, submitters).await;
+        let accounts = provision(&group_store, submitters, partner_balances).await;
         let state = open_state(&group_store, limits).await;
         (group_store, pool_store, state, accounts)
     });
     eprintln!(
-        "journal bench: {submitters} submitters, batch_max {} changes, batch_wait_us {batch_wait_us}, \
-         one-per-change pool {pool} connections, database {}",
+        "journal bench: {submitters} submitters on {partner_balances} partner deposit balances, batch_max {} \
+         changes, batch_wait_us {batch_wait_us}, one-per-change pool {pool} connections, database {}",
         limits.batch_max, database.name
     );
 
