@@ -140,6 +140,9 @@ impl Journal {
     }
 }
 
+/// The resolution of tokio's timer: lingers shorter than this yield instead of sleeping.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
 async fn run_committer(
     mut receiver: mpsc::Receiver<Entry>,
     target: Arc<dyn CommitTarget>,
@@ -158,15 +161,26 @@ async fn run_committer(
                     count += entry.submission.changes.len();
                     batch.push(entry);
                 }
-                Err(_) if limits.batch_wait.is_zero() => break,
                 Err(_) => {
                     let left = linger_until.saturating_duration_since(Instant::now());
-                    match tokio::time::timeout(left, receiver.recv()).await {
+                    if left.is_zero() {
+                        break;
+                    }
+                    if left <= TIMER_TICK {
+                        // Tokio's timer ticks in milliseconds: sleeping would linger a whole
+                        // tick. Yield instead, so that the submitters just woken by the last
+                        // commit (often on this very worker) can queue theirs, then look again.
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    match tokio::time::timeout(left - TIMER_TICK, receiver.recv()).await {
                         Ok(Some(entry)) => {
                             count += entry.submission.changes.len();
                             batch.push(entry);
                         }
-                        _ => break,
+                        Ok(None) => break,
+                        // Linger the last tick's worth by yielding, as above.
+                        Err(_) => {}
                     }
                 }
             }
