@@ -126,14 +126,6 @@ impl Database {
             .execute(&mut admin)
             .await
             .map_err(|error| format!("cannot create a database: {error}"))?;
-        if std::env::var("TMP_LOG_STATEMENTS").is_ok() {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "ALTER DATABASE {name} SET log_min_duration_statement = 0"
-            )))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        }
         let _ = admin.close().await;
         let url = with_database(&admin_url, &name);
         Ok(Database { admin_url, name, url })
