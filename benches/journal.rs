@@ -10,16 +10,20 @@
 //! - `one_per_change`: the same holds, each in its own transaction (`Store::commit` with one hold's
 //!   changes), from as many tasks through a pool of `ONE_PER_CHANGE_POOL` connections.
 //!
-//! Each submitter has its own user and partner balance, so that one-per-change transactions do not
-//! queue on one row lock: what is compared is the cost of committing, not lock waits.
+//! Each submitter has its own card and user balance; the partner deposit balances are shared, 8 of
+//! them round-robin (as a few partners' would be). 16 connections are where one-per-change peaks
+//! on the 2-core machine (8: about half; 32 and 64: about 25 % less), so the comparison is against
+//! its best.
 //!
 //! Every run creates a fresh database (`antaca_bench_<random>`) on the server at
 //! `ANTACA_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and drops it
-//! after; without a reachable PostgreSQL the bench says so and measures nothing.
-//! `ANTACA_BENCH_BATCH_WAIT_US` sets `journal.batch_wait_us` (default: config.toml's), and
-//! `ANTACA_BENCH_SUBMITTERS` the number of submitters, `ANTACA_BENCH_POOL` the one-per-change pool.
+//! after; without a reachable PostgreSQL the bench says so and measures nothing. Knobs:
+//! `ANTACA_BENCH_BATCH_WAIT_US` (`journal.batch_wait_us`; default: config.toml's),
+//! `ANTACA_BENCH_SUBMITTERS`, `ANTACA_BENCH_PARTNER_BALANCES`, `ANTACA_BENCH_POOL` (one-per-change).
+//! After the group it prints holds/s of both (medians of the last measured iterations), their
+//! ratio, and the group committer's average batch size and commit time.
 //!
-//! `cargo bench --bench journal`
+//! `cargo bench --bench journal` (`-- --measurement-time 4` for a quicker look)
 
 use std::future::Future;
 use std::pin::Pin;

@@ -13,11 +13,14 @@
 //! - the money invariants hold (`State::check_invariants`, also run by the start-up load), each
 //!   card's balance keeps its funds as ledger and holds exactly the sum of its open holds, and the
 //!   total per currency is what was loaded from outside;
+//! - every open hold is in the restarted memory as stored, and memory holds no hold the store lacks;
 //! - repeats of answered requests, sent to the restarted switch, get the same answers.
 //!
-//! `crash_cycles_sqlite` and `crash_cycles_postgres` run a few cycles each; `crash_cycles_soak`
+//! `crash_cycles_sqlite` and `crash_cycles_postgres` run 3 cycles each; `crash_cycles_soak`
 //! (ignored) runs 100 cycles per store: `cargo test --test crash -- --ignored --nocapture`.
-//! `ANTACA_CRASH_SEED` replays a run (the seed is printed), `ANTACA_CRASH_CYCLES` changes the count.
+//! `ANTACA_CRASH_SEED` repeats a run's request mix and kill delays (the seed is printed; timing still
+//! varies), `ANTACA_CRASH_CYCLES` changes the number of cycles. Each run uses a copy of the binary,
+//! and on PostgreSQL waits for the killed switch's instance lock to be released before restarting.
 
 mod common;
 mod support;
