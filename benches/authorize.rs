@@ -20,7 +20,7 @@ use antaca::crypto::CardKeys;
 use antaca::crypto::pin_block::ZonePinKey;
 use antaca::iso8583::{OutMessage, Spec};
 use antaca::network::Reply;
-use antaca::state::journal::CommitTarget;
+use antaca::state::journal::{CommitTarget, Written};
 use antaca::state::{
     BalanceKind, Change, JournalError, JournalLimits, LoadedState, ManualClock, Owner, State, TransferKind,
 };
@@ -36,7 +36,11 @@ const RESET_EVERY: u64 = 50_000;
 struct NoStorage;
 
 impl CommitTarget for NoStorage {
-    fn commit<'a>(&'a self, _: &'a [Change]) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>> {
+    fn commit<'a>(
+        &'a self,
+        _: &'a [Change],
+        _: Written,
+    ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>> {
         Box::pin(std::future::ready(Ok(())))
     }
 }
@@ -64,6 +68,7 @@ async fn fixture() -> Fixture {
         batch_max: 4096,
         batch_wait: Duration::ZERO,
         queue_max: 65_536,
+        commits_in_flight_max: 1,
     };
     let (state, _journal) = State::open(LoadedState::default(), Arc::new(NoStorage), limits, keys, clock.clone());
     antaca::app::set_up_programs(&state, &config.programs).await.unwrap();

@@ -19,6 +19,7 @@
 //! `ANTACA_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and drops it
 //! after; without a reachable PostgreSQL the bench says so and measures nothing. Knobs:
 //! `ANTACA_BENCH_BATCH_WAIT_US` (`journal.batch_wait_us`; default: config.toml's),
+//! `ANTACA_BENCH_COMMITS_IN_FLIGHT` (`journal.commits_in_flight_max`),
 //! `ANTACA_BENCH_SUBMITTERS`, `ANTACA_BENCH_PARTNER_BALANCES`, `ANTACA_BENCH_POOL` (one-per-change).
 //! After the group it prints holds/s of both (medians of the last measured iterations), their
 //! ratio, and the group committer's average batch size and commit time.
@@ -34,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use antaca::config::Config;
 use antaca::crypto::CardKeys;
-use antaca::state::journal::CommitTarget;
+use antaca::state::journal::{CommitTarget, Written};
 use antaca::state::{
     Balance, BalanceId, BalanceKind, BalanceState, Card, CardId, CardKind, CardStatus, Change, Customer, FundingModel,
     HoldStatus, IdKind, JournalError, JournalLimits, KycStatus, LoadedState, Owner, Partner, Program, RecordedAnswer,
@@ -93,10 +94,15 @@ impl CommitTarget for StoreTarget {
     fn commit<'a>(
         &'a self,
         changes: &'a [Change],
+        written: Written,
     ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>> {
         Box::pin(async move {
             let started = Instant::now();
-            let result = self.store.commit(changes).await.map_err(|_| JournalError::Failed);
+            let result = self
+                .store
+                .commit_signalling(changes, written)
+                .await
+                .map_err(|_| JournalError::Failed);
             self.commit_nanos
                 .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             self.batches.fetch_add(1, Ordering::Relaxed);
@@ -437,6 +443,8 @@ fn journal(c: &mut Criterion) {
         batch_max: config.journal.batch_max as usize,
         batch_wait: Duration::from_micros(batch_wait_us),
         queue_max: config.journal.queue_max as usize,
+        commits_in_flight_max: env_number("ANTACA_BENCH_COMMITS_IN_FLIGHT")
+            .unwrap_or(config.journal.commits_in_flight_max as usize),
     };
     let (group_store, pool_store, (state, target), accounts) = runtime.block_on(async {
         let group_store = Store::connect(&database.url, GROUP_POOL).await.expect("connecting");

@@ -22,7 +22,7 @@ use crate::crypto::pin_block::ZonePinKey;
 use crate::instance_lock::InstanceLock;
 use crate::iso8583::Spec;
 use crate::network::{NetworkServer, ServerLimits};
-use crate::state::journal::CommitTarget;
+use crate::state::journal::{CommitTarget, Written};
 use crate::state::{
     Balance, BalanceKind, BalanceState, Change, Clock, FundingModel, JournalError, JournalLimits, LoadedState, Owner,
     PLATFORM_PARTNER, Partner, Program, SETTLEMENT, State, Submission, SystemClock, clearing_purpose,
@@ -38,9 +38,10 @@ impl CommitTarget for StoreTarget {
     fn commit<'a>(
         &'a self,
         changes: &'a [Change],
+        written: Written,
     ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>> {
         Box::pin(async move {
-            self.0.commit(changes).await.map_err(|error| {
+            self.0.commit_signalling(changes, written).await.map_err(|error| {
                 tracing::error!(%error, "commit failed");
                 if error.is_unavailable() {
                     JournalError::Unavailable
@@ -269,6 +270,11 @@ async fn load_state(config: &Config, store: &Store, keys: CardKeys, clock: Arc<d
         batch_max: config.journal.batch_max as usize,
         batch_wait: Duration::from_micros(config.journal.batch_wait_us),
         queue_max: config.journal.queue_max as usize,
+        commits_in_flight_max: if store.commits_concurrently() {
+            config.journal.commits_in_flight_max as usize
+        } else {
+            1
+        },
     };
     let (state, _journal_task) = State::open(loaded, Arc::new(StoreTarget(store.clone())), limits, keys, clock);
     let (cards, balances, holds) = state.counts();

@@ -152,6 +152,7 @@ pub struct JournalConfig {
     pub batch_max: u32,
     pub batch_wait_us: u64,
     pub queue_max: u32,
+    pub commits_in_flight_max: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -280,6 +281,10 @@ impl Config {
             ("database.connections_max", u64::from(self.database.connections_max)),
             ("journal.batch_max", u64::from(self.journal.batch_max)),
             ("journal.queue_max", u64::from(self.journal.queue_max)),
+            (
+                "journal.commits_in_flight_max",
+                u64::from(self.journal.commits_in_flight_max),
+            ),
             ("authorization.hold_ttl_s", self.authorization.hold_ttl_s),
             (
                 "authorization.hold_expiry_interval_s",

@@ -1,18 +1,24 @@
 //! The journal: every change goes through here, group-committed.
 //!
 //! One task owns the commits. It takes every submission queued since its last
-//! commit (at most `batch_max` changes; optionally lingering `batch_wait_us`
-//! for more), writes them in one transaction, and only then applies them to
-//! memory and wakes each submitter. A failed commit applies nothing: every
+//! batch started (at most `batch_max` changes; optionally lingering `batch_wait_us`
+//! for more), writes them in one transaction, and only once it is committed
+//! applies them to memory and wakes each submitter. Up to
+//! `commits_in_flight_max` batches are in flight: the next one is written while
+//! the previous one's COMMIT waits for its flush ([`Written`] says why that is
+//! safe); they are applied in the order they were started. A failed commit applies nothing: every
 //! submitter of that batch gets an error and its reservations are released.
 //! The queue is bounded (`queue_max` submissions); past it, `submit` fails at
 //! once (`Overloaded`) instead of queueing without bound.
 
 use std::future::Future;
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use tokio::sync::{mpsc, oneshot};
 
 use super::change::Change;
@@ -34,10 +40,39 @@ pub enum JournalError {
 
 /// Where batches are made durable (the store; a test may wrap it to inject faults).
 pub trait CommitTarget: Send + Sync + 'static {
+    /// Makes `changes` durable in one transaction. `written` is to be signalled once every
+    /// statement of the batch has run and only the COMMIT is left (dropping it signals too, late
+    /// but safely): the journal starts writing the next batch only then.
     fn commit<'a>(
         &'a self,
         changes: &'a [Change],
+        written: Written,
     ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>>;
+}
+
+/// Tells the journal that a batch's statements are done and only its COMMIT is left.
+///
+/// Why the next batch waits for this and no longer: with `commits_in_flight_max` above 1, batch
+/// k+1 writes while batch k's COMMIT (its WAL flush) is under way, on another connection. A row
+/// both change is locked by k, so k+1's statement on it waits for k's COMMIT: the database applies
+/// them in the journal's order, which is also the order memory applies them in. Only one batch is
+/// ever writing, and the ones ahead of it wait for nothing but their flush, so no two batches can
+/// wait on each other (no deadlock). Batches in flight together are independent: a change is
+/// applied to memory only after its commit, so no submission can build on one not yet committed.
+#[derive(Debug)]
+pub struct Written(Option<oneshot::Sender<()>>);
+
+impl Written {
+    /// A signal nobody waits for (a target used outside the journal).
+    pub fn unobserved() -> Written {
+        Written(None)
+    }
+
+    pub fn signal(mut self) {
+        if let Some(sender) = self.0.take() {
+            let _ = sender.send(());
+        }
+    }
 }
 
 /// What to undo or finish in memory once a submission's batch is decided.
@@ -103,6 +138,8 @@ pub struct JournalLimits {
     pub batch_max: usize,
     pub batch_wait: Duration,
     pub queue_max: usize,
+    /// Batches committing at once (1: one after another). See [`Written`] for why more is safe.
+    pub commits_in_flight_max: usize,
 }
 
 /// A future resolving when the submission is durable (or failed).
@@ -143,75 +180,135 @@ impl Journal {
 /// The resolution of tokio's timer: lingers shorter than this yield instead of sleeping.
 const TIMER_TICK: Duration = Duration::from_millis(1);
 
+/// One batch: the entries it answers, their changes moved into one vector, and each entry's range.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<Entry>,
+    changes: Vec<Change>,
+    ranges: Vec<Range<usize>>,
+}
+
+impl Batch {
+    fn push(&mut self, mut entry: Entry) {
+        let start = self.changes.len();
+        // Move (not clone) the submission's changes into the batch.
+        self.changes.append(&mut entry.submission.changes);
+        self.ranges.push(start..self.changes.len());
+        self.entries.push(entry);
+    }
+}
+
+/// A batch whose commit is under way; resolves to the batch and its outcome.
+type InFlight = Pin<Box<dyn Future<Output = (Batch, Result<(), JournalError>)> + Send>>;
+
 async fn run_committer(
     mut receiver: mpsc::Receiver<Entry>,
     target: Arc<dyn CommitTarget>,
     applier: Arc<dyn Applier>,
     limits: JournalLimits,
 ) {
-    let mut batch: Vec<Entry> = Vec::new();
-    let mut changes: Vec<Change> = Vec::new();
-    while let Some(first) = receiver.recv().await {
-        let mut count = first.submission.changes.len();
-        batch.push(first);
-        let linger_until = Instant::now() + limits.batch_wait;
-        while count < limits.batch_max {
-            match receiver.try_recv() {
-                Ok(entry) => {
-                    count += entry.submission.changes.len();
-                    batch.push(entry);
-                }
-                Err(_) => {
-                    let left = linger_until.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    if left <= TIMER_TICK {
-                        // Tokio's timer ticks in milliseconds: sleeping would linger a whole
-                        // tick. Yield instead, so that the submitters just woken by the last
-                        // commit (often on this very worker) can queue theirs, then look again.
-                        tokio::task::yield_now().await;
-                        continue;
-                    }
-                    match tokio::time::timeout(left - TIMER_TICK, receiver.recv()).await {
-                        Ok(Some(entry)) => {
-                            count += entry.submission.changes.len();
-                            batch.push(entry);
-                        }
-                        Ok(None) => break,
-                        // Linger the last tick's worth by yielding, as above.
-                        Err(_) => {}
-                    }
-                }
+    let depth = limits.commits_in_flight_max.max(1);
+    // Finished in the order started, so memory applies batches in the order the database wrote them.
+    let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
+    // The newest batch's signal that its writes are done (only its COMMIT is left).
+    let mut writing: Option<oneshot::Receiver<()>> = None;
+    // Emptied batches, reused so that their vectors keep their capacity.
+    let mut spare: Vec<Batch> = Vec::with_capacity(depth);
+    let mut open = true;
+    while open || !in_flight.is_empty() {
+        let may_start = open && in_flight.len() < depth && writing.is_none();
+        tokio::select! {
+            biased;
+            Some((batch, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                finish(&*applier, batch, result, &mut spare);
             }
-        }
-        // Move (not clone) every submission's changes into one batch; each
-        // entry remembers its range to apply after the commit.
-        changes.clear();
-        let mut ranges = Vec::with_capacity(batch.len());
-        for entry in &mut batch {
-            let start = changes.len();
-            changes.append(&mut entry.submission.changes);
-            ranges.push(start..changes.len());
-        }
-        let started = Instant::now();
-        let result = if changes.is_empty() {
-            Ok(())
-        } else {
-            target.commit(&changes).await
-        };
-        metrics::histogram!("antaca_journal_commit_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("antaca_journal_batch_changes").record(changes.len() as f64);
-        if let Err(error) = result {
-            tracing::error!(%error, submissions = batch.len(), changes = changes.len(), "journal commit failed");
-            metrics::counter!("antaca_journal_failed_batches_total").increment(1);
-        }
-        for (entry, range) in batch.drain(..).zip(ranges) {
-            if result.is_ok() {
-                applier.apply(&changes[range]);
+            _ = async {
+                if let Some(signal) = writing.as_mut() {
+                    let _ = signal.await;
+                }
+            }, if writing.is_some() => {
+                // Written (or failed, which dropped the signal): the next batch may start writing.
+                writing = None;
             }
-            applier.release(entry.submission.releases, result.is_ok());
-            let _ = entry.done.send(result);
+            first = receiver.recv(), if may_start => {
+                let Some(first) = first else {
+                    open = false;
+                    continue;
+                };
+                let mut batch = spare.pop().unwrap_or_default();
+                gather(&mut receiver, first, &mut batch, &limits).await;
+                let (written, signal) = oneshot::channel();
+                writing = Some(signal);
+                in_flight.push_back(start_commit(target.clone(), batch, Written(Some(written))));
+            }
         }
     }
+}
+
+/// Adds `first` and whatever else is queued (up to `batch_max` changes, lingering `batch_wait`) to `batch`.
+async fn gather(receiver: &mut mpsc::Receiver<Entry>, first: Entry, batch: &mut Batch, limits: &JournalLimits) {
+    let mut count = first.submission.changes.len();
+    batch.push(first);
+    let linger_until = Instant::now() + limits.batch_wait;
+    while count < limits.batch_max {
+        match receiver.try_recv() {
+            Ok(entry) => {
+                count += entry.submission.changes.len();
+                batch.push(entry);
+            }
+            Err(_) => {
+                let left = linger_until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                if left <= TIMER_TICK {
+                    // Tokio's timer ticks in milliseconds: sleeping would linger a whole
+                    // tick. Yield instead, so that the submitters just woken by the last
+                    // commit (often on this very worker) can queue theirs, then look again.
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                match tokio::time::timeout(left - TIMER_TICK, receiver.recv()).await {
+                    Ok(Some(entry)) => {
+                        count += entry.submission.changes.len();
+                        batch.push(entry);
+                    }
+                    Ok(None) => break,
+                    // Linger the last tick's worth by yielding, as above.
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}
+
+fn start_commit(target: Arc<dyn CommitTarget>, batch: Batch, written: Written) -> InFlight {
+    Box::pin(async move {
+        let started = Instant::now();
+        let result = if batch.changes.is_empty() {
+            Ok(())
+        } else {
+            target.commit(&batch.changes, written).await
+        };
+        metrics::histogram!("antaca_journal_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("antaca_journal_batch_changes").record(batch.changes.len() as f64);
+        (batch, result)
+    })
+}
+
+/// Applies a decided batch to memory (if committed), releases its reservations and answers its submitters.
+fn finish(applier: &dyn Applier, mut batch: Batch, result: Result<(), JournalError>, spare: &mut Vec<Batch>) {
+    if let Err(error) = result {
+        tracing::error!(%error, submissions = batch.entries.len(), changes = batch.changes.len(), "journal commit failed");
+        metrics::counter!("antaca_journal_failed_batches_total").increment(1);
+    }
+    for (entry, range) in batch.entries.drain(..).zip(batch.ranges.drain(..)) {
+        if result.is_ok() {
+            applier.apply(&batch.changes[range]);
+        }
+        applier.release(entry.submission.releases, result.is_ok());
+        let _ = entry.done.send(result);
+    }
+    batch.changes.clear();
+    spare.push(batch);
 }

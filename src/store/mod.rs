@@ -32,6 +32,7 @@ use load::{Parameter, RowSource};
 use rows::Columns;
 
 use crate::state::change::Change;
+use crate::state::journal::Written;
 use crate::state::model::*;
 
 /// A connection pool to one of the two databases. Cloning shares the pool.
@@ -118,8 +119,9 @@ impl Store {
     /// KYC updates, corporations and their KYB updates, the lifecycle records (customer profiles,
     /// installations, admin users, sessions, KYC submissions, corporation details, KYB transitions),
     /// balance inserts, balance deltas, balance states, card inserts, card updates, hold inserts, hold
-    /// updates, transfers, recorded answers, then forgetting old answers and expired sessions), each table in one multi-row statement (or a few, under SQLite's
-    /// parameter limit). Deltas on one balance are summed; of several updates of one row, the last
+    /// updates, transfers, recorded answers, then forgetting old answers and expired sessions; on
+    /// PostgreSQL the balance updates come after the recorded answers, see `postgres::write`), each
+    /// table in one multi-row statement (or a few, under SQLite's parameter limit). Deltas on one balance are summed; of several updates of one row, the last
     /// wins. An update of a row that does not exist fails the batch ([`StoreError::MissingRows`]), and
     /// so does a new hold, transfer or answer referring to a row that does not exist
     /// ([`StoreError::DanglingReferences`]); an answer already recorded for the transaction is kept as
@@ -128,14 +130,26 @@ impl Store {
     /// If the connection is lost while the final COMMIT is under way, the error is
     /// [`StoreError::Unavailable`] and whether the batch was stored is not known.
     pub async fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+        self.commit_signalling(changes, Written::unobserved()).await
+    }
+
+    /// [`Store::commit`], signalling `written` once every statement has run and only the COMMIT is
+    /// left (the journal's cue to start writing its next batch).
+    pub async fn commit_signalling(&self, changes: &[Change], written: Written) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
         let batch = Batch::new(changes)?;
         match self {
-            Store::Postgres(pool) => postgres::commit(pool, &batch).await,
-            Store::Sqlite(pool) => sqlite::commit(pool, &batch).await,
+            Store::Postgres(pool) => postgres::commit(pool, &batch, written).await,
+            Store::Sqlite(pool) => sqlite::commit(pool, &batch, written).await,
         }
+    }
+
+    /// Whether batches may commit concurrently (PostgreSQL) or only one after another (SQLite has
+    /// one writer: a second batch would only wait for the lock).
+    pub fn commits_concurrently(&self) -> bool {
+        matches!(self, Store::Postgres(_))
     }
 
     /// Every balance, as stored.

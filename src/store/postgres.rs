@@ -14,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use super::StoreError;
 use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
+use crate::state::journal::Written;
 use crate::state::model::*;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -32,10 +33,11 @@ pub(super) async fn connect(url: &str, connections_max: u32) -> Result<PgPool, S
     Ok(pool)
 }
 
-pub(super) async fn commit(pool: &PgPool, batch: &Batch<'_>) -> Result<(), StoreError> {
+pub(super) async fn commit(pool: &PgPool, batch: &Batch<'_>, written: Written) -> Result<(), StoreError> {
     let mut transaction = pool.begin().await?;
     // On an error the transaction is dropped, which rolls it back: nothing of the batch stays.
     write(&mut transaction, batch).await?;
+    written.signal();
     transaction.commit().await?;
     Ok(())
 }
@@ -55,15 +57,18 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     insert_corporation_details(connection, &batch.corporation_details).await?;
     insert_kyb_transitions(connection, &batch.kyb_transitions).await?;
     insert_balances(connection, &batch.balances).await?;
-    add_balance_deltas(connection, &batch.balance_deltas).await?;
-    update_balance_states(connection, &batch.balance_states).await?;
-    update_balance_thresholds(connection, &batch.balance_thresholds).await?;
     insert_cards(connection, &batch.cards).await?;
     update_cards(connection, &batch.card_updates).await?;
     insert_holds(connection, &batch.holds).await?;
     update_holds(connection, &batch.hold_updates).await?;
     insert_transfers(connection, &batch.transfers).await?;
     insert_answers(connection, &batch.answers).await?;
+    // Balance rows last: nearly every batch changes the partners' balances, and a batch written
+    // while the previous one commits waits here for that commit's row locks; its inserts above
+    // have run meanwhile.
+    add_balance_deltas(connection, &batch.balance_deltas).await?;
+    update_balance_states(connection, &batch.balance_states).await?;
+    update_balance_thresholds(connection, &batch.balance_thresholds).await?;
     check_references(connection, &batch.references).await?;
     if let Some(cutoff) = batch.forget_answers_before {
         sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")

@@ -15,6 +15,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use super::StoreError;
 use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
+use crate::state::journal::Written;
 use crate::state::model::*;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -49,12 +50,13 @@ pub(super) async fn connect(url: &str, connections_max: u32) -> Result<SqlitePoo
     Ok(pool)
 }
 
-pub(super) async fn commit(pool: &SqlitePool, batch: &Batch<'_>) -> Result<(), StoreError> {
+pub(super) async fn commit(pool: &SqlitePool, batch: &Batch<'_>, written: Written) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock up front (waiting up to the busy timeout) instead of failing on
     // a lock upgrade half-way through the batch.
     let mut transaction = pool.begin_with("BEGIN IMMEDIATE").await?;
     // On an error the transaction is dropped, which rolls it back: nothing of the batch stays.
     write(&mut transaction, batch).await?;
+    written.signal();
     transaction.commit().await?;
     Ok(())
 }
