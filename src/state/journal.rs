@@ -74,6 +74,11 @@ impl Submission {
 
 /// Applies committed changes to memory and performs releases (the state implements it).
 pub trait Applier: Send + Sync + 'static {
+    /// Changes a batch implies (seen against the state before it), committed in the same
+    /// transaction and applied before its submitters are woken: e.g. a low-balance notification.
+    fn consequences(&self, _changes: &[Change]) -> Vec<Change> {
+        Vec::new()
+    }
     fn apply(&self, changes: &[Change]);
     fn release(&self, releases: Vec<Release>, committed: bool);
 }
@@ -194,6 +199,9 @@ async fn run_committer(
             changes.append(&mut entry.submission.changes);
             ranges.push(start..changes.len());
         }
+        let implied_from = changes.len();
+        let implied = applier.consequences(&changes);
+        changes.extend(implied);
         let started = Instant::now();
         let result = if changes.is_empty() {
             Ok(())
@@ -205,6 +213,9 @@ async fn run_committer(
         if let Err(error) = result {
             tracing::error!(%error, submissions = batch.len(), changes = changes.len(), "journal commit failed");
             metrics::counter!("antaca_journal_failed_batches_total").increment(1);
+        }
+        if result.is_ok() {
+            applier.apply(&changes[implied_from..]);
         }
         for (entry, range) in batch.drain(..).zip(ranges) {
             if result.is_ok() {
