@@ -45,6 +45,8 @@ pub enum Permission {
     SetBalanceThresholds,
     /// Order a user's physical card and activate it.
     ManageCards,
+    /// Open a partner credit or deposit balance.
+    CreatePartnerBalances,
 }
 
 impl Permission {
@@ -60,6 +62,7 @@ impl Permission {
             Permission::LoadPartnerBalances => &[Operator],
             Permission::SetBalanceThresholds => &[Admin, Manager, Operator],
             Permission::ManageCards => &[Admin, Manager, Employee],
+            Permission::CreatePartnerBalances => &[Operator],
         }
     }
 }

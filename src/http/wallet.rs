@@ -236,6 +236,8 @@ impl From<BalanceError> for ApiError {
                 "the partner credit balance has insufficient funds; nothing was changed",
             ),
             BalanceError::CurrencyMismatch => ApiError::conflict("CURRENCY_MISMATCH", error.to_string()),
+            BalanceError::AlreadyExists => ApiError::conflict("PARTNER_BALANCE_EXISTS", error.to_string()),
+            BalanceError::Busy => ApiError::conflict("BUSY", error.to_string()),
             BalanceError::Journal(error) => error.into(),
         }
     }
@@ -366,7 +368,7 @@ fn program_at_opening(
 
 /// The program a balance works under: the one it was bound to at opening, else its cards' program
 /// once it has one; otherwise the one asked for, or the partner's only program in its currency.
-fn program_for(api: &Api, balance: &Balance, requested: Option<&str>) -> Result<ProgramEntry, ApiError> {
+pub(super) fn program_for(api: &Api, balance: &Balance, requested: Option<&str>) -> Result<ProgramEntry, ApiError> {
     let of_cards = balance.program_id.clone().or_else(|| {
         api.state
             .cards_of_balance(balance.id)
@@ -1119,17 +1121,7 @@ async fn order_physical(
     )
     .await?;
     let card_id = issued.card_id;
-    let state = api.state.clone();
-    api.personalization.order(
-        card_id,
-        Box::new(move || {
-            tokio::spawn(async move {
-                if let Err(error) = cards::link(&state, card_id).await {
-                    tracing::warn!(card_id, %error, "linking a personalised card failed");
-                }
-            });
-        }),
-    );
+    cards::personalization::order_and_link(api.personalization.as_ref(), &api.state, card_id);
     Ok(CardResponse::from(&user_card(api, customer_id, card_id)?))
 }
 

@@ -385,6 +385,21 @@ impl State {
         cards
     }
 
+    /// The ids of the cards in a status, in id order (a scan: for start-up and the API, never the hot path).
+    pub fn cards_with_status(&self, status: CardStatus) -> Vec<CardId> {
+        let mut ids: Vec<CardId> = self
+            .memory
+            .cards
+            .iter()
+            .filter_map(|cell| {
+                let entry = cell.lock();
+                (entry.card.status == status).then_some(entry.card.id)
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// A balance by its purpose for system accounts, e.g. ("settlement", "EUR").
     pub fn system_balance(&self, purpose: &str, currency: &str) -> Option<BalanceId> {
         self.memory
