@@ -261,6 +261,19 @@ async fn card_orders_and_card_requests_survive_a_restart() {
             )
             .await;
         let user_balance = opened["balanceId"].as_i64().unwrap();
+        // The user's own physical card, ordered by the partner's server: also made after the restart.
+        let (status, ordered) = api
+            .partner_post(
+                &format!("/secure/customers/{user}/cards/physical"),
+                json!({"balanceId": user_balance}),
+            )
+            .await;
+        assert_eq!(
+            (status, &ordered["status"]),
+            (StatusCode::CREATED, &json!("ORDERED")),
+            "{ordered}"
+        );
+        let user_physical = ordered["cardId"].as_i64().unwrap();
         let (status, accepted) = api
             .partner_post(
                 &format!("/secure/customers/{user}/cards/virtual/async"),
@@ -311,17 +324,34 @@ async fn card_orders_and_card_requests_survive_a_restart() {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert_eq!(finished["status"], json!("DONE"), "{finished}");
+        let virtual_cards = |cards: &Value| {
+            cards
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|card| card["kind"] == json!("VIRTUAL"))
+                .count()
+        };
         let (_, cards) = api.partner_get(&format!("/secure/customers/{user}/cards")).await;
-        assert_eq!(cards.as_array().map(Vec::len), Some(2), "one card per request: {cards}");
-        let mut status_now = String::new();
-        for _ in 0..100 {
-            status_now = format!("{:?}", api.state.card(physical).unwrap().lock().card.status);
-            if status_now == "Linked" {
-                break;
+        assert_eq!(virtual_cards(&cards), 2, "one card per request: {cards}");
+        for card_id in [physical, user_physical] {
+            let mut status_now = String::new();
+            for _ in 0..100 {
+                status_now = format!("{:?}", api.state.card(card_id).unwrap().lock().card.status);
+                if status_now == "Linked" {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            assert_eq!(status_now, "Linked", "card {card_id}");
         }
-        assert_eq!(status_now, "Linked");
+        let (status, body) = api
+            .partner_post(
+                &format!("/secure/customers/{user}/cards/{user_physical}/activate"),
+                Value::Null,
+            )
+            .await;
+        assert_eq!((status, &body["status"]), (StatusCode::OK, &json!("ACTIVE")), "{body}");
         let (status, body) = api
             .partner_post(&format!("/secure/cards/{physical}/activate"), Value::Null)
             .await;
