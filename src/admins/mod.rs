@@ -43,7 +43,7 @@ pub enum Permission {
     LoadPartnerBalances,
     /// Set a partner balance's low-balance threshold.
     SetBalanceThresholds,
-    /// Order a user's physical card and activate it.
+    /// Order a user's physical card and activate it; lock, unlock and remove a user's card.
     ManageCards,
     /// Open a partner credit or deposit balance.
     CreatePartnerBalances,

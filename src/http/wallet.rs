@@ -56,6 +56,9 @@ pub fn routes() -> OpenApiRouter<Api> {
         .routes(routes!(me_activate_card))
         .routes(routes!(admin_order_physical_card))
         .routes(routes!(admin_activate_card))
+        .routes(routes!(admin_lock_card))
+        .routes(routes!(admin_unlock_card))
+        .routes(routes!(admin_remove_card))
 }
 
 // ---------------------------------------------------------------- bodies
@@ -1269,4 +1272,77 @@ async fn admin_activate_card(
     ApiPath((customer_id, card_id)): ApiPath<(i64, i64)>,
 ) -> Result<axum::Json<CardResponse>, ApiError> {
     Ok(axum::Json(activate(&api, session.scope(), customer_id, card_id).await?))
+}
+
+/// Locks a user's card with a reason code (the administration panel). Roles: Admin, Manager, Employee.
+#[utoipa::path(
+    post, path = "/admin/customers/{customerId}/cards/{cardId}/lock", tag = "admin",
+    security(("session" = [])),
+    params(
+        ("customerId" = i64, Path, description = "The user's id"),
+        ("cardId" = i64, Path, description = "The card's id"),
+    ),
+    request_body = LockRequest,
+    responses(
+        (status = 200, description = "Locked", body = CardResponse),
+        (status = 400, description = "VALIDATION_FAILED (reason)", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "USER_NOT_FOUND or CARD_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CARD_LOCK_IRREVERSIBLE: already locked for good", body = ErrorBody),
+    )
+)]
+async fn admin_lock_card(
+    State(api): State<Api>,
+    session: Authorized<ManageCards>,
+    ApiPath((customer_id, card_id)): ApiPath<(i64, i64)>,
+    ApiJson(request): ApiJson<LockRequest>,
+) -> Result<axum::Json<CardResponse>, ApiError> {
+    Ok(axum::Json(
+        lock(&api, session.scope(), customer_id, card_id, &request).await?,
+    ))
+}
+
+/// Unlocks a user's card locked for a reversible reason. Roles: Admin, Manager, Employee.
+#[utoipa::path(
+    post, path = "/admin/customers/{customerId}/cards/{cardId}/unlock", tag = "admin",
+    security(("session" = [])),
+    params(
+        ("customerId" = i64, Path, description = "The user's id"),
+        ("cardId" = i64, Path, description = "The card's id"),
+    ),
+    responses(
+        (status = 200, description = "Unlocked", body = CardResponse),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "USER_NOT_FOUND or CARD_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CARD_LOCK_IRREVERSIBLE (reasons 1, 2, 5, 8), CARD_STATE_INVALID", body = ErrorBody),
+    )
+)]
+async fn admin_unlock_card(
+    State(api): State<Api>,
+    session: Authorized<ManageCards>,
+    ApiPath((customer_id, card_id)): ApiPath<(i64, i64)>,
+) -> Result<axum::Json<CardResponse>, ApiError> {
+    Ok(axum::Json(unlock(&api, session.scope(), customer_id, card_id).await?))
+}
+
+/// Removes a user's card for good. Roles: Admin, Manager, Employee.
+#[utoipa::path(
+    delete, path = "/admin/customers/{customerId}/cards/{cardId}", tag = "admin",
+    security(("session" = [])),
+    params(
+        ("customerId" = i64, Path, description = "The user's id"),
+        ("cardId" = i64, Path, description = "The card's id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "USER_NOT_FOUND or CARD_NOT_FOUND (also once removed)", body = ErrorBody),
+    )
+)]
+async fn admin_remove_card(
+    State(api): State<Api>,
+    session: Authorized<ManageCards>,
+    ApiPath((customer_id, card_id)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    remove(&api, session.scope(), customer_id, card_id).await
 }

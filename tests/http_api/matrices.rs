@@ -378,8 +378,12 @@ fn allowed(method: &str, template: &str) -> &'static [&'static str] {
         ("POST", "/admin/customers/{customerId}/cards/virtual") => &["ADMIN", "MANAGER"],
         (
             "POST",
-            "/admin/customers/{customerId}/cards/physical" | "/admin/customers/{customerId}/cards/{cardId}/activate",
+            "/admin/customers/{customerId}/cards/physical"
+            | "/admin/customers/{customerId}/cards/{cardId}/activate"
+            | "/admin/customers/{customerId}/cards/{cardId}/lock"
+            | "/admin/customers/{customerId}/cards/{cardId}/unlock",
         ) => &["ADMIN", "MANAGER", "EMPLOYEE"],
+        ("DELETE", "/admin/customers/{customerId}/cards/{cardId}") => &["ADMIN", "MANAGER", "EMPLOYEE"],
         ("GET", "/admin/partners/{partnerId}/balances" | "/admin/balances/summary" | "/admin/notifications") => ALL,
         ("POST", "/admin/partners/{partnerId}/balances") => &["OPERATOR"],
         ("POST", "/admin/partners/{partnerId}/balances/{partnerBalanceId}/load") => &["OPERATOR"],
