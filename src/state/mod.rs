@@ -989,7 +989,12 @@ impl Memory {
     /// amount goes from at or above its threshold to below it, change by change in commit order,
     /// notifies once; it notifies again only after rising back to the threshold and falling again.
     fn low_balance_notifications(&self, changes: &[Change]) -> Vec<Change> {
-        if self.watched_balances.is_empty() {
+        let sets_thresholds = || {
+            changes
+                .iter()
+                .any(|change| matches!(change, Change::UpdateBalanceThreshold { .. }))
+        };
+        if self.watched_balances.is_empty() && !sets_thresholds() {
             return Vec::new();
         }
         // (available, threshold) as the batch moves them, from the committed values.
@@ -1001,7 +1006,7 @@ impl Memory {
                     balance_id,
                     ledger,
                     held,
-                } if self.watched_balances.contains(balance_id) => {
+                } if self.watched_balances.contains(balance_id) || tracked.contains_key(balance_id) => {
                     let Some(entry) = self.tracked_balance(&mut tracked, *balance_id) else {
                         continue;
                     };
@@ -1133,4 +1138,86 @@ pub const SETTLEMENT: &str = "settlement";
 /// The deposit-model clearing account of a partner.
 pub fn clearing_purpose(partner_id: &str) -> String {
     format!("clearing:{partner_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partner_balance(id: BalanceId, ledger: i64, threshold: Option<i64>) -> Balance {
+        Balance {
+            id,
+            kind: BalanceKind::PartnerDeposit,
+            owner: Owner::Partner("p".into()),
+            partner_id: "p".into(),
+            currency: "EUR".into(),
+            ledger,
+            held: 0,
+            state: BalanceState::Active,
+            low_balance_threshold: threshold,
+            program_id: None,
+            created_at: 0,
+        }
+    }
+
+    fn delta(balance_id: BalanceId, ledger: i64, held: i64) -> Change {
+        Change::BalanceDelta {
+            balance_id,
+            ledger,
+            held,
+        }
+    }
+
+    fn available_in(notification: &Change) -> i64 {
+        let Change::UpsertNotification(notification) = notification else {
+            panic!("not a notification: {notification:?}");
+        };
+        let payload: serde_json::Value = serde_json::from_str(&notification.payload).unwrap();
+        payload["available"].as_i64().unwrap()
+    }
+
+    #[test]
+    fn a_watched_balance_notifies_once_per_crossing_change_by_change() {
+        let memory = Memory::default();
+        memory.apply_one(&Change::InsertBalance(partner_balance(1, 1_000, Some(500))));
+        memory.apply_one(&Change::InsertBalance(partner_balance(2, 1_000, None)));
+        // Above → below (a hold), further below, back up to the threshold, below again: two crossings.
+        let batch = [
+            delta(1, 0, 400),
+            delta(1, 0, 300),
+            delta(2, -900, 0),
+            delta(1, 0, -200),
+            delta(1, -1, 0),
+        ];
+        let notifications = memory.low_balance_notifications(&batch);
+        let available: Vec<i64> = notifications.iter().map(available_in).collect();
+        assert_eq!(available, vec![300, 499], "balance 2 has no threshold");
+        // The next batch starts from the committed values: still below, nothing new.
+        memory.apply(&batch);
+        assert!(memory.low_balance_notifications(&[delta(1, -10, 0)]).is_empty());
+    }
+
+    #[test]
+    fn a_threshold_set_in_the_batch_counts_from_its_place() {
+        let memory = Memory::default();
+        memory.apply_one(&Change::InsertBalance(partner_balance(1, 1_000, None)));
+        assert!(memory.low_balance_notifications(&[delta(1, -900, 0)]).is_empty());
+        let batch = [
+            Change::UpdateBalanceThreshold {
+                balance_id: 1,
+                threshold: Some(800),
+            },
+            delta(1, -300, 0),
+        ];
+        let notifications = memory.low_balance_notifications(&batch);
+        assert_eq!(notifications.iter().map(available_in).collect::<Vec<_>>(), vec![700]);
+        // Cleared: no longer watched.
+        memory.apply(&batch);
+        memory.apply_one(&Change::UpdateBalanceThreshold {
+            balance_id: 1,
+            threshold: None,
+        });
+        memory.apply_one(&delta(1, 500, 0));
+        assert!(memory.low_balance_notifications(&[delta(1, -1_000, 0)]).is_empty());
+    }
 }
