@@ -518,3 +518,29 @@ impl Config {
         Path::new(path).parent().map(Path::to_path_buf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::webhook_url_allowed;
+
+    #[test]
+    fn webhooks_go_over_tls_except_to_this_machine() {
+        for allowed in [
+            "https://partner.example/hook",
+            "http://127.0.0.1:8080/hook",
+            "http://localhost/hook",
+            "http://[::1]:9000/hook",
+        ] {
+            assert!(webhook_url_allowed(allowed), "{allowed}");
+        }
+        for refused in [
+            "http://partner.example/hook",
+            "http://10.0.0.1/hook",
+            "ftp://partner.example",
+            "https://",
+            "",
+        ] {
+            assert!(!webhook_url_allowed(refused), "{refused}");
+        }
+    }
+}
