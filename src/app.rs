@@ -67,6 +67,8 @@ pub struct Application {
     http_address: SocketAddr,
     hold_expiry_interval: Duration,
     duplicate_retention: Duration,
+    /// Delivers the notification outbox as webhooks.
+    deliverer: crate::notifications::Deliverer,
     /// Released when the application is dropped (or the process ends).
     _instance_lock: InstanceLock,
 }
@@ -106,11 +108,12 @@ impl Application {
                 minimum_age_years: config.kyc.minimum_age_years,
             }),
             metrics: crate::telemetry::metrics_handle(),
-            card_requests: Default::default(),
             personalization: Arc::new(crate::cards::personalization::SimulatedCenter {
                 delay: std::time::Duration::from_secs(config.cards.personalization_delay_s),
             }),
         };
+        let deliverer = crate::notifications::Deliverer::new(state.clone(), &config.notifications, &config.webhooks)
+            .context("the webhook client (section `notifications`)")?;
         let switch = Switch::new(Arc::new(spec), state, settings);
         let limits = ServerLimits {
             connections_max: config.network.connections_max as usize,
@@ -138,6 +141,7 @@ impl Application {
             http_address,
             hold_expiry_interval: Duration::from_secs(config.authorization.hold_expiry_interval_s),
             duplicate_retention: Duration::from_secs(config.authorization.duplicate_retention_s),
+            deliverer,
             _instance_lock: instance_lock,
         })
     }
@@ -178,6 +182,15 @@ impl Application {
             self.hold_expiry_interval,
             shutdown.clone(),
         ));
+        let deliverer = tokio::spawn(self.deliverer.run(shutdown.clone()));
+        let resumed = crate::cards::personalization::resume_orders(self.api.personalization.as_ref(), &self.api.state);
+        if resumed > 0 {
+            tracing::info!(cards = resumed, "physical card orders placed again after a restart");
+        }
+        let pending = crate::http::async_cards::resume_pending(&self.api);
+        if pending > 0 {
+            tracing::info!(requests = pending, "asynchronous card requests resumed after a restart");
+        }
         let router = crate::http::router(self.api);
         let http = tokio::spawn(crate::http::serve(
             self.http,
@@ -195,6 +208,7 @@ impl Application {
         self.network.run(shutdown).await;
         expiry.await.context("housekeeping task")?;
         sessions.await.context("session housekeeping task")?;
+        deliverer.await.context("webhook delivery task")?;
         http.await.context("HTTPS task")?.context("HTTPS server")?;
         tracing::info!("stopped; every answered request is durable");
         Ok(())

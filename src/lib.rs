@@ -24,6 +24,8 @@
 //! - [`corporations`]: corporations and KYB decisions, each transition recorded with who and when.
 //! - [`sessions`]: session tokens (hashed at rest, expiring, renewable) and device pairing.
 //! - [`admins`]: administration panel users, roles and the permission table, Argon2id passwords.
+//! - [`notifications`]: the partner notification outbox (low-balance crossings, recorded by the group
+//!   committer) delivered as HMAC-signed webhooks with bounded exponential backoff, across restarts.
 //! - [`telemetry`]: logs and metrics set-up.
 pub mod admins;
 pub mod app;
@@ -39,6 +41,7 @@ pub mod instance_lock;
 pub mod iso8583;
 pub mod money;
 pub mod network;
+pub mod notifications;
 pub mod provision;
 pub mod sessions;
 pub mod state;

@@ -192,6 +192,8 @@ struct Oracle {
     kyc_submissions: BTreeMap<String, KycSubmission>,
     corporation_details: BTreeMap<CorporationId, CorporationDetails>,
     kyb_transitions: BTreeMap<String, KybTransition>,
+    notifications: BTreeMap<String, Notification>,
+    card_requests: BTreeMap<String, CardRequestRecord>,
 }
 
 impl Oracle {
@@ -287,6 +289,12 @@ impl Oracle {
                 Change::InsertKybTransition(transition) => {
                     self.kyb_transitions.insert(transition.id.clone(), transition);
                 }
+                Change::UpsertNotification(notification) => {
+                    self.notifications.insert(notification.id.clone(), notification);
+                }
+                Change::UpsertCardRequest(request) => {
+                    self.card_requests.insert(request.id.clone(), request);
+                }
             }
         }
     }
@@ -340,6 +348,17 @@ impl Oracle {
         assert_eq!(lifecycle.kyc_submissions, values(&self.kyc_submissions));
         assert_eq!(lifecycle.corporation_details, values(&self.corporation_details));
         assert_eq!(lifecycle.kyb_transitions, values(&self.kyb_transitions));
+        assert_eq!(lifecycle.notifications, values(&self.notifications));
+        let polled: Vec<CardRequestRecord> = self
+            .card_requests
+            .values()
+            .filter(|request| request.status == CardRequestStatus::Pending || request.created_at >= answers_since)
+            .cloned()
+            .collect();
+        assert_eq!(
+            lifecycle.card_requests, polled,
+            "pending requests and the recent others"
+        );
 
         assert_eq!(
             by_id(store.balances().await.unwrap(), |balance| balance.id),
@@ -382,6 +401,8 @@ fn sorted(mut snapshot: Snapshot) -> Snapshot {
     lifecycle.kyc_submissions.sort_by(|left, right| left.id.cmp(&right.id));
     lifecycle.corporation_details.sort_by_key(|row| row.corporation_id);
     lifecycle.kyb_transitions.sort_by(|left, right| left.id.cmp(&right.id));
+    lifecycle.notifications.sort_by(|left, right| left.id.cmp(&right.id));
+    lifecycle.card_requests.sort_by(|left, right| left.id.cmp(&right.id));
     snapshot
 }
 
@@ -587,7 +608,7 @@ async fn migrations_run_twice_are_idempotent() {
         let mut oracle = Oracle::default();
         commit(&db.store, &mut oracle, &base()).await;
         let again = db.reconnect().await;
-        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 3);
+        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 4);
         oracle.check(&again, 0).await;
         commit(&again, &mut oracle, &place_hold(1, 1, 500)).await;
         oracle.check(&db.store, 0).await;
@@ -719,6 +740,75 @@ async fn every_change_round_trips() {
         commit(&db.store, &mut oracle, &lifecycle_updates()).await;
         assert_eq!(oracle.sessions.len(), 2, "the expired session is forgotten");
         oracle.check(&db.store, 0).await;
+
+        // The outbox and asynchronous card requests: inserted, then updated (the last write wins).
+        let notification = Notification {
+            id: "0190c0de-0000-7000-8000-00000000n001".into(),
+            partner_id: PARTNER.into(),
+            balance_id: 5,
+            event: EVENT_PARTNER_BALANCE_LOW.into(),
+            payload: r#"{"id":"0190c0de-0000-7000-8000-00000000n001","available":99}"#.into(),
+            created_at: T0 + 3,
+            attempts: 0,
+            next_attempt_at: T0 + 3,
+            last_error: None,
+            delivered_at: None,
+        };
+        let request = |id: &str, created_at| CardRequestRecord {
+            id: id.into(),
+            customer_id: 1,
+            balance_id: 1,
+            program_id: Some(program().id),
+            status: CardRequestStatus::Pending,
+            card_id: None,
+            error: None,
+            created_at,
+        };
+        commit(
+            &db.store,
+            &mut oracle,
+            &[
+                Change::UpsertNotification(notification.clone()),
+                Change::UpsertCardRequest(request("req-old-pending", T0 - 10)),
+                Change::UpsertCardRequest(request("req-done", T0 + 4)),
+                Change::UpsertCardRequest(request("req-failed", T0 - 5)),
+            ],
+        )
+        .await;
+        oracle.check(&db.store, 0).await;
+        let retried = Notification {
+            attempts: 2,
+            next_attempt_at: T0 + 2_000,
+            last_error: Some("HTTP 503".into()),
+            ..notification.clone()
+        };
+        let delivered = Notification {
+            attempts: 3,
+            delivered_at: Some(T0 + 3_000),
+            ..retried.clone()
+        };
+        commit(
+            &db.store,
+            &mut oracle,
+            &[
+                Change::UpsertNotification(retried),
+                Change::UpsertNotification(delivered),
+                Change::UpsertCardRequest(CardRequestRecord {
+                    status: CardRequestStatus::Done,
+                    card_id: Some(1),
+                    ..request("req-done", T0 + 4)
+                }),
+                Change::UpsertCardRequest(CardRequestRecord {
+                    status: CardRequestStatus::Failed,
+                    error: Some(r#"{"code":"KYC_NOT_VERIFIED","message":"no"}"#.into()),
+                    ..request("req-failed", T0 - 5)
+                }),
+            ],
+        )
+        .await;
+        oracle.check(&db.store, 0).await;
+        // Finished requests older than the cutoff are not loaded; a pending one always is.
+        oracle.check(&db.store, T0).await;
         // A restart reads the same, also with a pool of one connection (tables read one by one).
         oracle.check(&db.reconnect().await, 0).await;
         oracle.check(&Store::connect(&db.url, 1).await.unwrap(), 0).await;

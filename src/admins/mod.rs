@@ -43,8 +43,10 @@ pub enum Permission {
     LoadPartnerBalances,
     /// Set a partner balance's low-balance threshold.
     SetBalanceThresholds,
-    /// Order a user's physical card and activate it.
+    /// Order a user's physical card and activate it; lock, unlock and remove a user's card.
     ManageCards,
+    /// Open a partner credit or deposit balance.
+    CreatePartnerBalances,
 }
 
 impl Permission {
@@ -60,6 +62,7 @@ impl Permission {
             Permission::LoadPartnerBalances => &[Operator],
             Permission::SetBalanceThresholds => &[Admin, Manager, Operator],
             Permission::ManageCards => &[Admin, Manager, Employee],
+            Permission::CreatePartnerBalances => &[Operator],
         }
     }
 }

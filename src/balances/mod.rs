@@ -22,6 +22,10 @@ pub enum BalanceError {
     InsufficientFunds,
     #[error("balances are in different currencies")]
     CurrencyMismatch,
+    #[error("the partner already has a balance of this kind in this currency")]
+    AlreadyExists,
+    #[error("another change of this is in flight; try again")]
+    Busy,
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
@@ -67,6 +71,33 @@ pub async fn open_under(
     submission.push(Change::InsertBalance(balance.clone()));
     state.submit(submission).await?;
     Ok(balance)
+}
+
+/// Opens a partner credit or deposit balance at zero: at most one of each kind per partner and
+/// currency (a program's funding balance is found by kind, partner and currency).
+pub async fn open_partner_balance(
+    state: &State,
+    partner_id: &str,
+    kind: BalanceKind,
+    currency: &str,
+) -> Result<Balance, BalanceError> {
+    assert!(
+        matches!(kind, BalanceKind::PartnerCredit | BalanceKind::PartnerDeposit),
+        "a partner balance is a credit or a deposit balance"
+    );
+    // Held until the balance is committed and applied, so a concurrent second request sees it.
+    let _reservation = state
+        .reserve(format!("partner-balance:{partner_id}:{kind:?}:{currency}"))
+        .ok_or(BalanceError::Busy)?;
+    let owner = Owner::Partner(partner_id.to_owned());
+    let exists = state
+        .balances()
+        .iter()
+        .any(|balance| balance.kind == kind && balance.owner == owner && balance.currency == currency);
+    if exists {
+        return Err(BalanceError::AlreadyExists);
+    }
+    open(state, kind, owner, partner_id, currency).await
 }
 
 /// Sets (or clears) a balance's low-balance threshold (minor units, not negative).

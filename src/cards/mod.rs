@@ -102,6 +102,18 @@ pub async fn issue(
     program_id: &str,
     request: CardRequest,
 ) -> Result<IssuedCard, CardError> {
+    issue_with(state, balance_id, program_id, request, |_| Vec::new()).await
+}
+
+/// As [`issue`], committing `also(card_id)` in the same submission as the card (e.g. the record of
+/// the asynchronous request it answers: both are stored, or neither).
+pub async fn issue_with(
+    state: &State,
+    balance_id: i64,
+    program_id: &str,
+    request: CardRequest,
+    also: impl FnOnce(CardId) -> Vec<Change>,
+) -> Result<IssuedCard, CardError> {
     let program = state.program(program_id).ok_or(CardError::Program)?;
     let balance = state.balance(balance_id).ok_or(CardError::Balance)?;
     if !matches!(balance.kind, BalanceKind::User | BalanceKind::Corporate)
@@ -147,6 +159,9 @@ pub async fn issue(
     let card_id = card.id;
     let mut submission = Submission::default();
     submission.push(Change::InsertCard(card));
+    for change in also(card_id) {
+        submission.push(change);
+    }
     state.submit(submission).await?;
     Ok(IssuedCard {
         card_id,

@@ -3,12 +3,14 @@
 //! links it to the user and balance (visible, not active until activated).
 //!
 //! [`SimulatedCenter`] is the built-in center: it reports every card
-//! personalised after `cards.personalization_delay_s`. Orders are not
-//! remembered across a restart (a card ordered then stays `ORDERED`).
+//! personalised after `cards.personalization_delay_s`. An order is the card
+//! itself, durable in status `ORDERED`: after a restart [`resume_orders`]
+//! places every such order again (a center identifies orders by card id, so
+//! placing one twice makes one card).
 
 use std::time::Duration;
 
-use crate::state::CardId;
+use crate::state::{CardId, CardStatus, State};
 
 /// A personalisation center: takes orders and reports cards personalised.
 pub trait PersonalizationCenter: Send + Sync + std::fmt::Debug {
@@ -31,4 +33,28 @@ impl PersonalizationCenter for SimulatedCenter {
             personalised();
         });
     }
+}
+
+/// Orders `card_id` from `center` and links it (visible, inactive) once the center reports it made.
+pub fn order_and_link(center: &dyn PersonalizationCenter, state: &State, card_id: CardId) {
+    let state = state.clone();
+    center.order(
+        card_id,
+        Box::new(move || {
+            tokio::spawn(async move {
+                if let Err(error) = super::link(&state, card_id).await {
+                    tracing::warn!(card_id, %error, "linking a personalised card failed");
+                }
+            });
+        }),
+    );
+}
+
+/// Places again the order of every card still `ORDERED` (orders made before a restart). Returns how many.
+pub fn resume_orders(center: &dyn PersonalizationCenter, state: &State) -> usize {
+    let ordered = state.cards_with_status(CardStatus::Ordered);
+    for card_id in &ordered {
+        order_and_link(center, state, *card_id);
+    }
+    ordered.len()
 }

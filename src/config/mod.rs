@@ -20,6 +20,11 @@ pub struct Config {
     pub kyc: KycConfig,
     #[serde(default)]
     pub cards: CardsConfig,
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+    /// Where each partner's notifications are delivered (none: they wait in the outbox).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
     pub database: DatabaseConfig,
     pub journal: JournalConfig,
     pub authorization: AuthorizationConfig,
@@ -101,6 +106,41 @@ impl Default for CardsConfig {
             personalization_delay_s: 2,
         }
     }
+}
+
+/// Delivery of outbox notifications as webhooks: retries back off exponentially with jitter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// The wait before the first retry; each further retry waits up to twice as long.
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts (the backoff's bound).
+    pub retry_max_ms: u64,
+    /// An attempt not answered within this time has failed.
+    pub request_timeout_ms: u64,
+    /// Webhook requests in flight at once.
+    pub in_flight_max: u32,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        NotificationsConfig {
+            retry_base_ms: 1_000,
+            retry_max_ms: 300_000,
+            request_timeout_ms: 10_000,
+            in_flight_max: 16,
+        }
+    }
+}
+
+/// A partner's webhook: its URL and the secret its notifications are signed with (HMAC-SHA256).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub partner: String,
+    /// `https://…` (`http://` only for a loopback address, in development and tests).
+    pub url: String,
+    pub secret: Secret,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,6 +237,26 @@ pub struct ProgramConfig {
     pub currency: String,
     pub funding: FundingModel,
     pub validity_months: u32,
+}
+
+/// Webhooks go over TLS; plain HTTP only to this machine (development, tests).
+fn webhook_url_allowed(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return url.len() > "https://".len();
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Key material given in hex. Its `Debug` never shows the bytes.
@@ -323,7 +383,55 @@ impl Config {
         }
         self.validate_tls()?;
         self.validate_admin()?;
+        self.validate_notifications()?;
         self.validate_programs()
+    }
+
+    fn validate_notifications(&self) -> Result<(), ConfigError> {
+        let notifications = &self.notifications;
+        for (key, value) in [
+            ("notifications.retry_base_ms", notifications.retry_base_ms),
+            ("notifications.request_timeout_ms", notifications.request_timeout_ms),
+            ("notifications.in_flight_max", u64::from(notifications.in_flight_max)),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("key `{key}` must be greater than 0")));
+            }
+        }
+        if notifications.retry_max_ms < notifications.retry_base_ms {
+            return Err(ConfigError(
+                "key `notifications.retry_max_ms` must be at least `notifications.retry_base_ms`".into(),
+            ));
+        }
+        let partners = self.partners();
+        let mut seen = std::collections::HashSet::new();
+        for (index, webhook) in self.webhooks.iter().enumerate() {
+            let key = |name: &str| format!("key `webhooks[{index}].{name}`");
+            if !partners.contains(&webhook.partner) {
+                return Err(ConfigError(format!(
+                    "{} {:?} is not the partner of a configured program",
+                    key("partner"),
+                    webhook.partner
+                )));
+            }
+            if !seen.insert(webhook.partner.as_str()) {
+                return Err(ConfigError(format!(
+                    "{} {:?} has two webhooks",
+                    key("partner"),
+                    webhook.partner
+                )));
+            }
+            if !webhook_url_allowed(&webhook.url) {
+                return Err(ConfigError(format!(
+                    "{} must be https://…, or http:// to a loopback address",
+                    key("url")
+                )));
+            }
+            if webhook.secret.expose().len() < 16 {
+                return Err(ConfigError(format!("{} must be at least 16 characters", key("secret"))));
+            }
+        }
+        Ok(())
     }
 
     fn validate_tls(&self) -> Result<(), ConfigError> {
@@ -413,5 +521,31 @@ impl Config {
             return None;
         }
         Path::new(path).parent().map(Path::to_path_buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::webhook_url_allowed;
+
+    #[test]
+    fn webhooks_go_over_tls_except_to_this_machine() {
+        for allowed in [
+            "https://partner.example/hook",
+            "http://127.0.0.1:8080/hook",
+            "http://localhost/hook",
+            "http://[::1]:9000/hook",
+        ] {
+            assert!(webhook_url_allowed(allowed), "{allowed}");
+        }
+        for refused in [
+            "http://partner.example/hook",
+            "http://10.0.0.1/hook",
+            "ftp://partner.example",
+            "https://",
+            "",
+        ] {
+            assert!(!webhook_url_allowed(refused), "{refused}");
+        }
     }
 }

@@ -1,19 +1,18 @@
 //! Asynchronous virtual card creation: `…/cards/virtual/async` checks the
-//! request at once (user, balance, KYC, program), answers 202 with a
-//! `Location` to poll, and issues the card in the background.
+//! request at once (user, balance, KYC, program), records it durably
+//! (`PENDING`), answers 202 with a `Location` to poll, and issues the card in
+//! the background.
 //!
-//! The requests are kept in memory only, for an hour: after that or a restart a poll answers
-//! `CARD_REQUEST_NOT_FOUND` (a card issued before is durable and listed with
-//! the user's cards). Each request belongs to one user; another user's or
-//! partner's request id reads like an unknown one.
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+//! The card and the request's `DONE` record commit together, so a request
+//! makes one card at most; a request still `PENDING` at a restart is finished
+//! after it ([`resume_pending`]). Requests can be polled for the duplicate
+//! retention window (`authorization.duplicate_retention_s`) after a restart,
+//! and for the process's life before. Each request belongs to one user;
+//! another user's or partner's request id reads like an unknown one.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,24 +22,11 @@ use super::Api;
 use super::auth::{CustomerSession, PartnerIdentity};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
-use super::wallet::{CardResponse, VirtualCardRequest, check_virtual, issue_virtual};
-use crate::state::{CustomerId, Scope};
-
-/// Card requests in flight or done, by id (in memory).
-#[derive(Debug, Default)]
-pub struct CardRequests {
-    requests: DashMap<String, CardRequestEntry>,
-}
-
-#[derive(Debug, Clone)]
-struct CardRequestEntry {
-    customer_id: CustomerId,
-    outcome: Option<Result<CardResponse, ErrorBody>>,
-    created: Instant,
-}
-
-/// How long a request can be polled; older ones are forgotten when a new one arrives.
-const KEPT_FOR: Duration = Duration::from_secs(3600);
+use super::wallet::{CardResponse, VirtualCardRequest, check_virtual};
+use crate::cards::{self, CardRequest};
+use crate::state::{
+    CardKind, CardRequestRecord, CardRequestStatus as RecordStatus, Change, CustomerId, Scope, Submission,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -63,14 +49,24 @@ pub struct CardRequestResponse {
 }
 
 impl CardRequestResponse {
-    fn of(request_id: &str, entry: &CardRequestEntry) -> Self {
-        let (status, card, error) = match &entry.outcome {
-            None => (CardRequestStatus::Pending, None, None),
-            Some(Ok(card)) => (CardRequestStatus::Done, Some(card.clone()), None),
-            Some(Err(error)) => (CardRequestStatus::Failed, None, Some(error.clone())),
+    fn of(api: &Api, record: &CardRequestRecord) -> Self {
+        let status = match record.status {
+            RecordStatus::Pending => CardRequestStatus::Pending,
+            RecordStatus::Done => CardRequestStatus::Done,
+            RecordStatus::Failed => CardRequestStatus::Failed,
         };
+        let card = record
+            .card_id
+            .and_then(|card_id| api.state.card(card_id))
+            .map(|cell| CardResponse::from(&cell.lock().card));
+        let error = record.error.as_deref().map(|text| {
+            serde_json::from_str(text).unwrap_or_else(|_| ErrorBody {
+                code: "INTERNAL_ERROR".to_owned(),
+                message: "the request failed".to_owned(),
+            })
+        });
         CardRequestResponse {
-            request_id: request_id.to_owned(),
+            request_id: record.id.clone(),
             status,
             card,
             error,
@@ -86,7 +82,7 @@ pub fn routes() -> OpenApiRouter<Api> {
         .routes(routes!(me_card_request))
 }
 
-/// Checks the request, records it and issues the card in the background: 202 and where to poll.
+/// Checks the request, records it durably and issues the card in the background: 202 and where to poll.
 async fn start(
     api: Api,
     scope: Scope<'_>,
@@ -95,46 +91,96 @@ async fn start(
     location_prefix: String,
 ) -> Result<Response, ApiError> {
     check_virtual(&api, scope, customer_id, &request)?;
-    let partner = match scope {
-        Scope::Partner(partner) => Some(partner.to_owned()),
-        Scope::All => None,
-    };
-    let request_id = uuid::Uuid::now_v7().to_string();
-    let entry = CardRequestEntry {
+    let record = CardRequestRecord {
+        id: uuid::Uuid::now_v7().to_string(),
         customer_id,
-        outcome: None,
-        created: Instant::now(),
+        balance_id: request.balance_id,
+        program_id: request.program_id.clone(),
+        status: RecordStatus::Pending,
+        card_id: None,
+        error: None,
+        created_at: api.state.now_ms(),
     };
-    api.card_requests
-        .requests
-        .retain(|_, entry| entry.outcome.is_none() || entry.created.elapsed() < KEPT_FOR);
-    api.card_requests.requests.insert(request_id.clone(), entry.clone());
-    let body = CardRequestResponse::of(&request_id, &entry);
-    let id = request_id.clone();
-    tokio::spawn(async move {
-        let scope = partner.as_deref().map_or(Scope::All, Scope::Partner);
-        let outcome = issue_virtual(&api, scope, customer_id, &request).await;
-        if let Err(error) = &outcome {
-            tracing::warn!(request_id = %id, %error, "an asynchronous card request failed");
-        }
-        if let Some(mut entry) = api.card_requests.requests.get_mut(&id) {
-            entry.outcome = Some(outcome.map_err(|error| error.body()));
-        }
-    });
+    let mut submission = Submission::default();
+    submission.push(Change::UpsertCardRequest(record.clone()));
+    api.state.submit(submission).await?;
+    let body = CardRequestResponse::of(&api, &record);
+    let location = format!("{location_prefix}/{}", record.id);
+    tokio::spawn(finish(api, record));
     let mut response = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
-    let location = format!("{location_prefix}/{request_id}");
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
 }
 
+/// Issues the card of a pending request and records the outcome (the card and `DONE` in one commit).
+async fn finish(api: Api, record: CardRequestRecord) {
+    let Some(customer) = api.state.customer(record.customer_id) else {
+        return;
+    };
+    let scope = Scope::Partner(&customer.partner_id);
+    let request = VirtualCardRequest {
+        balance_id: record.balance_id,
+        program_id: record.program_id.clone(),
+    };
+    let issued = async {
+        let (balance, program) = check_virtual(&api, scope, record.customer_id, &request)?;
+        let done = |card_id| {
+            vec![Change::UpsertCardRequest(CardRequestRecord {
+                status: RecordStatus::Done,
+                card_id: Some(card_id),
+                ..record.clone()
+            })]
+        };
+        let card_request = CardRequest {
+            kind: Some(CardKind::Virtual),
+            pin: None,
+        };
+        cards::issue_with(&api.state, balance.id, &program.program.id, card_request, done).await?;
+        Ok::<(), ApiError>(())
+    }
+    .await;
+    let Err(error) = issued else {
+        return;
+    };
+    if matches!(error, ApiError::Unavailable) {
+        // The database is away: the request stays pending and is finished at the next start.
+        tracing::warn!(request_id = %record.id, "an asynchronous card request waits for the database");
+        return;
+    }
+    tracing::warn!(request_id = %record.id, %error, "an asynchronous card request failed");
+    let failed = CardRequestRecord {
+        status: RecordStatus::Failed,
+        error: serde_json::to_string(&error.body()).ok(),
+        ..record
+    };
+    let mut submission = Submission::default();
+    submission.push(Change::UpsertCardRequest(failed));
+    if let Err(error) = api.state.submit(submission).await {
+        tracing::error!(%error, "recording a failed card request failed");
+    }
+}
+
+/// Finishes, in the background, every request still pending (made before a restart). Returns how many.
+pub fn resume_pending(api: &Api) -> usize {
+    let pending: Vec<CardRequestRecord> = api
+        .state
+        .card_requests()
+        .into_iter()
+        .filter(|record| record.status == RecordStatus::Pending)
+        .collect();
+    for record in &pending {
+        tokio::spawn(finish(api.clone(), record.clone()));
+    }
+    pending.len()
+}
+
 fn poll(api: &Api, customer_id: CustomerId, request_id: &str) -> Result<CardRequestResponse, ApiError> {
-    api.card_requests
-        .requests
-        .get(request_id)
-        .filter(|entry| entry.customer_id == customer_id)
-        .map(|entry| CardRequestResponse::of(request_id, &entry))
+    api.state
+        .card_request(request_id)
+        .filter(|record| record.customer_id == customer_id)
+        .map(|record| CardRequestResponse::of(api, &record))
         .ok_or(ApiError::NotFound("card request"))
 }
 
@@ -171,7 +217,7 @@ async fn secure_request_virtual_card(
     ),
     responses(
         (status = 200, description = "PENDING, DONE with the card, or FAILED with the error", body = CardRequestResponse),
-        (status = 404, description = "USER_NOT_FOUND or CARD_REQUEST_NOT_FOUND (also after a restart)", body = ErrorBody),
+        (status = 404, description = "USER_NOT_FOUND or CARD_REQUEST_NOT_FOUND ", body = ErrorBody),
     )
 )]
 async fn secure_card_request(
@@ -211,7 +257,7 @@ async fn me_request_virtual_card(
     params(("requestId" = String, Path, description = "The request's id")),
     responses(
         (status = 200, description = "PENDING, DONE with the card, or FAILED with the error", body = CardRequestResponse),
-        (status = 404, description = "CARD_REQUEST_NOT_FOUND (also after a restart)", body = ErrorBody),
+        (status = 404, description = "CARD_REQUEST_NOT_FOUND ", body = ErrorBody),
     )
 )]
 async fn me_card_request(
@@ -221,6 +267,3 @@ async fn me_card_request(
 ) -> Result<axum::Json<CardRequestResponse>, ApiError> {
     Ok(axum::Json(poll(&api, session.customer_id, &request_id)?))
 }
-
-/// Shared so that [`Api`] stays cheap to clone.
-pub type SharedCardRequests = Arc<CardRequests>;

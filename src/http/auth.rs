@@ -205,6 +205,7 @@ pub mod permission {
         ReadBalances,
         LoadPartnerBalances,
         SetBalanceThresholds,
-        ManageCards
+        ManageCards,
+        CreatePartnerBalances
     );
 }

@@ -11,7 +11,9 @@
 //! - Route groups: [`public`] (`/health`, `/metrics`, `/openapi.json`), [`lifecycle`]
 //!   (`/lifecycle/v1`), [`secure`] (`/secure`), [`mobile`] (`/customers/me`), [`admin`] (`/admin`),
 //!   [`wallet`] (user balances and cards on `/secure` and `/customers/me`), [`partner_balances`]
-//!   (partner credit and deposit balances, the balance summary).
+//!   (partner credit and deposit balances, the balance summary), [`corporate_cards`] (a corporation's
+//!   physical cards and its cards' lock/unlock/remove/activate), [`notifications`] (the outbox).
+//!   [`async_cards`]: virtual cards issued in the background, requests kept across restarts.
 //!
 //! Every route is declared through `utoipa-axum`, so the router and the
 //! OpenAPI document ([`openapi`], `specs/openapi.json`) are built from the
@@ -20,12 +22,14 @@
 pub mod admin;
 pub mod async_cards;
 pub mod auth;
+pub mod corporate_cards;
 pub mod dev_certificates;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod lifecycle;
 pub mod mobile;
+pub mod notifications;
 pub mod partner_balances;
 pub mod public;
 pub mod secure;
@@ -63,8 +67,6 @@ pub struct Api {
     pub settings: Arc<ApiSettings>,
     pub kyc_verifier: Arc<dyn KycVerifier>,
     pub metrics: PrometheusHandle,
-    /// Asynchronous card requests (in memory).
-    pub card_requests: async_cards::SharedCardRequests,
     /// Where physical cards are ordered.
     pub personalization: Arc<dyn crate::cards::personalization::PersonalizationCenter>,
 }
@@ -144,6 +146,8 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(wallet::routes())
         .merge(partner_balances::routes())
         .merge(async_cards::routes())
+        .merge(corporate_cards::routes())
+        .merge(notifications::routes())
 }
 
 /// The OpenAPI document of every route (what `specs/openapi.json` holds).

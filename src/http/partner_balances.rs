@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Api;
-use super::auth::permission::{LoadPartnerBalances, ReadBalances, SetBalanceThresholds};
+use super::auth::permission::{CreatePartnerBalances, LoadPartnerBalances, ReadBalances, SetBalanceThresholds};
 use super::auth::{Authorized, PartnerIdentity};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
@@ -23,8 +23,8 @@ use crate::state::{Balance, BalanceKind, Owner, Scope};
 
 pub fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new()
-        .routes(routes!(secure_partner_balances))
-        .routes(routes!(admin_partner_balances))
+        .routes(routes!(secure_partner_balances, secure_open_partner_balance))
+        .routes(routes!(admin_partner_balances, admin_open_partner_balance))
         .routes(routes!(admin_load_partner_balance))
         .routes(routes!(admin_set_threshold))
         .routes(routes!(admin_balance_summary))
@@ -132,6 +132,77 @@ async fn admin_partner_balances(
 ) -> Result<axum::Json<Vec<PartnerBalanceResponse>>, ApiError> {
     visible_partner(&api, session.scope(), &partner_id)?;
     Ok(axum::Json(partner_balances(&api, &partner_id)))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenPartnerBalanceRequest {
+    pub kind: PartnerBalanceKindDto,
+    /// ISO 4217 alphabetic code.
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+/// Opens a partner balance at zero: one credit and one deposit balance per partner and currency.
+async fn open_partner_balance(
+    api: &Api,
+    partner_id: &str,
+    request: &OpenPartnerBalanceRequest,
+) -> Result<(axum::http::StatusCode, axum::Json<PartnerBalanceResponse>), ApiError> {
+    let kind = match request.kind {
+        PartnerBalanceKindDto::Credit => BalanceKind::PartnerCredit,
+        PartnerBalanceKindDto::Deposit => BalanceKind::PartnerDeposit,
+    };
+    let currency = request.currency.trim().to_ascii_uppercase();
+    let balance = balances::open_partner_balance(&api.state, partner_id, kind, &currency).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        axum::Json(partner_balance_response(&balance)),
+    ))
+}
+
+/// Opens a partner credit or deposit balance in a currency (not used in standard projects: the
+/// configured programs' funding balances exist from the start).
+#[utoipa::path(
+    post, path = "/secure/partner/balances", tag = "secure",
+    security(("clientCertificate" = [])),
+    request_body = OpenPartnerBalanceRequest,
+    responses(
+        (status = 201, description = "Opened at zero", body = PartnerBalanceResponse),
+        (status = 400, description = "VALIDATION_FAILED (currency)", body = ErrorBody),
+        (status = 409, description = "PARTNER_BALANCE_EXISTS", body = ErrorBody),
+    )
+)]
+async fn secure_open_partner_balance(
+    State(api): State<Api>,
+    partner: PartnerIdentity,
+    ApiJson(request): ApiJson<OpenPartnerBalanceRequest>,
+) -> Result<(axum::http::StatusCode, axum::Json<PartnerBalanceResponse>), ApiError> {
+    open_partner_balance(&api, &partner.0, &request).await
+}
+
+/// Opens a partner credit or deposit balance in a currency for a partner. Roles: Operator.
+#[utoipa::path(
+    post, path = "/admin/partners/{partnerId}/balances", tag = "admin",
+    security(("session" = [])),
+    params(("partnerId" = String, Path, description = "The partner's id")),
+    request_body = OpenPartnerBalanceRequest,
+    responses(
+        (status = 201, description = "Opened at zero", body = PartnerBalanceResponse),
+        (status = 400, description = "VALIDATION_FAILED (currency)", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "PARTNER_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "PARTNER_BALANCE_EXISTS", body = ErrorBody),
+    )
+)]
+async fn admin_open_partner_balance(
+    State(api): State<Api>,
+    session: Authorized<CreatePartnerBalances>,
+    ApiPath(partner_id): ApiPath<String>,
+    ApiJson(request): ApiJson<OpenPartnerBalanceRequest>,
+) -> Result<(axum::http::StatusCode, axum::Json<PartnerBalanceResponse>), ApiError> {
+    visible_partner(&api, session.scope(), &partner_id)?;
+    open_partner_balance(&api, &partner_id, &request).await
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

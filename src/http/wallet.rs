@@ -56,6 +56,9 @@ pub fn routes() -> OpenApiRouter<Api> {
         .routes(routes!(me_activate_card))
         .routes(routes!(admin_order_physical_card))
         .routes(routes!(admin_activate_card))
+        .routes(routes!(admin_lock_card))
+        .routes(routes!(admin_unlock_card))
+        .routes(routes!(admin_remove_card))
 }
 
 // ---------------------------------------------------------------- bodies
@@ -236,6 +239,8 @@ impl From<BalanceError> for ApiError {
                 "the partner credit balance has insufficient funds; nothing was changed",
             ),
             BalanceError::CurrencyMismatch => ApiError::conflict("CURRENCY_MISMATCH", error.to_string()),
+            BalanceError::AlreadyExists => ApiError::conflict("PARTNER_BALANCE_EXISTS", error.to_string()),
+            BalanceError::Busy => ApiError::conflict("BUSY", error.to_string()),
             BalanceError::Journal(error) => error.into(),
         }
     }
@@ -366,7 +371,7 @@ fn program_at_opening(
 
 /// The program a balance works under: the one it was bound to at opening, else its cards' program
 /// once it has one; otherwise the one asked for, or the partner's only program in its currency.
-fn program_for(api: &Api, balance: &Balance, requested: Option<&str>) -> Result<ProgramEntry, ApiError> {
+pub(super) fn program_for(api: &Api, balance: &Balance, requested: Option<&str>) -> Result<ProgramEntry, ApiError> {
     let of_cards = balance.program_id.clone().or_else(|| {
         api.state
             .cards_of_balance(balance.id)
@@ -1119,17 +1124,7 @@ async fn order_physical(
     )
     .await?;
     let card_id = issued.card_id;
-    let state = api.state.clone();
-    api.personalization.order(
-        card_id,
-        Box::new(move || {
-            tokio::spawn(async move {
-                if let Err(error) = cards::link(&state, card_id).await {
-                    tracing::warn!(card_id, %error, "linking a personalised card failed");
-                }
-            });
-        }),
-    );
+    cards::personalization::order_and_link(api.personalization.as_ref(), &api.state, card_id);
     Ok(CardResponse::from(&user_card(api, customer_id, card_id)?))
 }
 
@@ -1277,4 +1272,77 @@ async fn admin_activate_card(
     ApiPath((customer_id, card_id)): ApiPath<(i64, i64)>,
 ) -> Result<axum::Json<CardResponse>, ApiError> {
     Ok(axum::Json(activate(&api, session.scope(), customer_id, card_id).await?))
+}
+
+/// Locks a user's card with a reason code (the administration panel). Roles: Admin, Manager, Employee.
+#[utoipa::path(
+    post, path = "/admin/customers/{customerId}/cards/{cardId}/lock", tag = "admin",
+    security(("session" = [])),
+    params(
+        ("customerId" = i64, Path, description = "The user's id"),
+        ("cardId" = i64, Path, description = "The card's id"),
+    ),
+    request_body = LockRequest,
+    responses(
+        (status = 200, description = "Locked", body = CardResponse),
+        (status = 400, description = "VALIDATION_FAILED (reason)", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "USER_NOT_FOUND or CARD_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CARD_LOCK_IRREVERSIBLE: already locked for good", body = ErrorBody),
+    )
+)]
+async fn admin_lock_card(
+    State(api): State<Api>,
+    session: Authorized<ManageCards>,
+    ApiPath((customer_id, card_id)): ApiPath<(i64, i64)>,
+    ApiJson(request): ApiJson<LockRequest>,
+) -> Result<axum::Json<CardResponse>, ApiError> {
+    Ok(axum::Json(
+        lock(&api, session.scope(), customer_id, card_id, &request).await?,
+    ))
+}
+
+/// Unlocks a user's card locked for a reversible reason. Roles: Admin, Manager, Employee.
+#[utoipa::path(
+    post, path = "/admin/customers/{customerId}/cards/{cardId}/unlock", tag = "admin",
+    security(("session" = [])),
+    params(
+        ("customerId" = i64, Path, description = "The user's id"),
+        ("cardId" = i64, Path, description = "The card's id"),
+    ),
+    responses(
+        (status = 200, description = "Unlocked", body = CardResponse),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "USER_NOT_FOUND or CARD_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CARD_LOCK_IRREVERSIBLE (reasons 1, 2, 5, 8), CARD_STATE_INVALID", body = ErrorBody),
+    )
+)]
+async fn admin_unlock_card(
+    State(api): State<Api>,
+    session: Authorized<ManageCards>,
+    ApiPath((customer_id, card_id)): ApiPath<(i64, i64)>,
+) -> Result<axum::Json<CardResponse>, ApiError> {
+    Ok(axum::Json(unlock(&api, session.scope(), customer_id, card_id).await?))
+}
+
+/// Removes a user's card for good. Roles: Admin, Manager, Employee.
+#[utoipa::path(
+    delete, path = "/admin/customers/{customerId}/cards/{cardId}", tag = "admin",
+    security(("session" = [])),
+    params(
+        ("customerId" = i64, Path, description = "The user's id"),
+        ("cardId" = i64, Path, description = "The card's id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 404, description = "USER_NOT_FOUND or CARD_NOT_FOUND (also once removed)", body = ErrorBody),
+    )
+)]
+async fn admin_remove_card(
+    State(api): State<Api>,
+    session: Authorized<ManageCards>,
+    ApiPath((customer_id, card_id)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    remove(&api, session.scope(), customer_id, card_id).await
 }

@@ -60,4 +60,8 @@ pub enum Change {
     UpsertKycSubmission(KycSubmission),
     InsertCorporationDetails(CorporationDetails),
     InsertKybTransition(KybTransition),
+    /// A notification in the outbox, new or after a delivery attempt (the last write wins).
+    UpsertNotification(Notification),
+    /// An asynchronous card request, new or finished (the last write wins).
+    UpsertCardRequest(CardRequestRecord),
 }

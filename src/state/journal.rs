@@ -109,6 +109,14 @@ impl Submission {
 
 /// Applies committed changes to memory and performs releases (the state implements it).
 pub trait Applier: Send + Sync + 'static {
+    /// Changes a batch implies, seen against the committed state (e.g. a low-balance
+    /// notification), committed in the same transaction and applied before its submitters are
+    /// woken. `settled` says no batch is in flight ahead of this one; when it is false and the
+    /// answer depends on batches still in flight (not yet in memory), return `None`: the journal
+    /// then waits until they are applied and asks again with `settled` true.
+    fn consequences(&self, _changes: &[Change], _settled: bool) -> Option<Vec<Change>> {
+        Some(Vec::new())
+    }
     fn apply(&self, changes: &[Change]);
     fn release(&self, releases: Vec<Release>, committed: bool);
 }
@@ -186,6 +194,8 @@ struct Batch {
     entries: Vec<Entry>,
     changes: Vec<Change>,
     ranges: Vec<Range<usize>>,
+    /// Where the changes the batch implies ([`Applier::consequences`]) begin.
+    implied_from: usize,
 }
 
 impl Batch {
@@ -237,6 +247,18 @@ async fn run_committer(
                 };
                 let mut batch = spare.pop().unwrap_or_default();
                 gather(&mut receiver, first, &mut batch, &limits).await;
+                batch.implied_from = batch.changes.len();
+                let implied = match applier.consequences(&batch.changes, in_flight.is_empty()) {
+                    Some(implied) => implied,
+                    None => {
+                        // Decidable only on the state with every batch ahead applied: let them finish.
+                        while let Some((ahead, result)) = in_flight.next().await {
+                            finish(&*applier, ahead, result, &mut spare);
+                        }
+                        applier.consequences(&batch.changes, true).unwrap_or_default()
+                    }
+                };
+                batch.changes.extend(implied);
                 let (written, signal) = oneshot::channel();
                 writing = Some(signal);
                 in_flight.push_back(start_commit(target.clone(), batch, Written(Some(written))));
@@ -301,6 +323,9 @@ fn finish(applier: &dyn Applier, mut batch: Batch, result: Result<(), JournalErr
     if let Err(error) = result {
         tracing::error!(%error, submissions = batch.entries.len(), changes = batch.changes.len(), "journal commit failed");
         metrics::counter!("antaca_journal_failed_batches_total").increment(1);
+    }
+    if result.is_ok() {
+        applier.apply(&batch.changes[batch.implied_from..]);
     }
     for (entry, range) in batch.entries.drain(..).zip(batch.ranges.drain(..)) {
         if result.is_ok() {

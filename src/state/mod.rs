@@ -124,6 +124,12 @@ struct Memory {
     lifecycle: LifecycleMemory,
     /// Keys claimed by a lifecycle operation in flight (see [`State::reserve`]).
     reservations: DashSet<String>,
+    /// Balances with a low-balance threshold: the ones whose commits are watched for a crossing.
+    watched_balances: DashSet<BalanceId>,
+    /// Stamps notifications made by the committer (the state's clock).
+    clock: Option<Arc<dyn Clock>>,
+    /// Woken when a notification to deliver is committed.
+    notification_added: Notify,
 }
 
 /// The lifecycle API's records, with the indexes its look-ups need.
@@ -141,6 +147,8 @@ struct LifecycleMemory {
     kyc_by_customer: DashMap<CustomerId, Vec<String>>,
     corporation_details: DashMap<CorporationId, CorporationDetails>,
     kyb_transitions: DashMap<CorporationId, Vec<KybTransition>>,
+    notifications: DashMap<String, Notification>,
+    card_requests: DashMap<String, CardRequestRecord>,
 }
 
 /// A key claimed by [`State::reserve`]; dropping it frees the key.
@@ -229,7 +237,10 @@ impl State {
         keys: CardKeys,
         clock: Arc<dyn Clock>,
     ) -> (State, tokio::task::JoinHandle<()>) {
-        let memory = Arc::new(Memory::default());
+        let memory = Arc::new(Memory {
+            clock: Some(clock.clone()),
+            ..Memory::default()
+        });
         memory.load(loaded);
         let (journal, task) = Journal::start(target, memory.clone(), limits);
         (
@@ -372,6 +383,21 @@ impl State {
             .collect();
         cards.sort_by_key(|card| card.id);
         cards
+    }
+
+    /// The ids of the cards in a status, in id order (a scan: for start-up and the API, never the hot path).
+    pub fn cards_with_status(&self, status: CardStatus) -> Vec<CardId> {
+        let mut ids: Vec<CardId> = self
+            .memory
+            .cards
+            .iter()
+            .filter_map(|cell| {
+                let entry = cell.lock();
+                (entry.card.status == status).then_some(entry.card.id)
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// A balance by its purpose for system accounts, e.g. ("settlement", "EUR").
@@ -538,6 +564,46 @@ impl State {
             .unwrap_or_default()
     }
 
+    pub fn notification(&self, id: &str) -> Option<Notification> {
+        self.memory.lifecycle.notifications.get(id).map(|entry| entry.clone())
+    }
+
+    /// Every notification in the outbox, oldest first.
+    pub fn notifications(&self) -> Vec<Notification> {
+        let mut notifications: Vec<Notification> = self
+            .memory
+            .lifecycle
+            .notifications
+            .iter()
+            .map(|entry| entry.clone())
+            .collect();
+        notifications.sort_by(|left, right| left.id.cmp(&right.id));
+        notifications
+    }
+
+    /// Resolves when a new notification to deliver was committed since the last call (or now, if
+    /// one was committed while nobody waited).
+    pub async fn notification_added(&self) {
+        self.memory.notification_added.notified().await
+    }
+
+    pub fn card_request(&self, id: &str) -> Option<CardRequestRecord> {
+        self.memory.lifecycle.card_requests.get(id).map(|entry| entry.clone())
+    }
+
+    /// Every asynchronous card request, oldest first.
+    pub fn card_requests(&self) -> Vec<CardRequestRecord> {
+        let mut requests: Vec<CardRequestRecord> = self
+            .memory
+            .lifecycle
+            .card_requests
+            .iter()
+            .map(|entry| entry.clone())
+            .collect();
+        requests.sort_by(|left, right| left.id.cmp(&right.id));
+        requests
+    }
+
     /// Verifies the money invariants over all of memory; returns what is wrong.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut held_by_balance: HashMap<BalanceId, i64> = HashMap::new();
@@ -657,6 +723,8 @@ impl Memory {
             mut kyc_submissions,
             corporation_details,
             mut kyb_transitions,
+            notifications,
+            card_requests,
         } = records;
         kyc_submissions.sort_by(|left, right| left.id.cmp(&right.id));
         kyb_transitions.sort_by(|left, right| left.id.cmp(&right.id));
@@ -668,7 +736,9 @@ impl Memory {
             .chain(admins.into_iter().map(Change::UpsertAdmin))
             .chain(kyc_submissions.into_iter().map(Change::UpsertKycSubmission))
             .chain(corporation_details.into_iter().map(Change::InsertCorporationDetails))
-            .chain(kyb_transitions.into_iter().map(Change::InsertKybTransition));
+            .chain(kyb_transitions.into_iter().map(Change::InsertKybTransition))
+            .chain(notifications.into_iter().map(Change::UpsertNotification))
+            .chain(card_requests.into_iter().map(Change::UpsertCardRequest));
         for change in changes {
             self.apply_one(&change);
         }
@@ -756,6 +826,9 @@ impl Memory {
                 }
             }
             Change::InsertBalance(balance) => {
+                if balance.low_balance_threshold.is_some() {
+                    self.watched_balances.insert(balance.id);
+                }
                 self.balances.insert(balance.id, Arc::new(BalanceCell::new(balance)));
             }
             Change::BalanceDelta {
@@ -778,6 +851,11 @@ impl Memory {
             Change::UpdateBalanceThreshold { balance_id, threshold } => {
                 if let Some(cell) = self.balances.get(balance_id) {
                     cell.set_low_balance_threshold(*threshold);
+                }
+                if threshold.is_some() {
+                    self.watched_balances.insert(*balance_id);
+                } else {
+                    self.watched_balances.remove(balance_id);
                 }
             }
             Change::InsertCard(card) => {
@@ -890,11 +968,150 @@ impl Memory {
                     .or_default()
                     .push(transition.clone());
             }
+            Change::UpsertNotification(notification) => {
+                let undelivered = notification.delivered_at.is_none();
+                let previous = self
+                    .lifecycle
+                    .notifications
+                    .insert(notification.id.clone(), notification.clone());
+                if undelivered && previous.is_none() {
+                    // A permit is stored if the deliverer is busy, so no wake-up is lost.
+                    self.notification_added.notify_one();
+                }
+            }
+            Change::UpsertCardRequest(request) => {
+                self.lifecycle.card_requests.insert(request.id.clone(), request.clone());
+            }
+        }
+    }
+
+    /// The low-balance notifications a batch implies: a watched balance whose committed available
+    /// amount goes from at or above its threshold to below it, change by change in commit order,
+    /// notifies once; it notifies again only after rising back to the threshold and falling again.
+    /// Whether the batch moves a watched balance or changes a threshold (a newly watched balance
+    /// starts from its committed amount too).
+    fn moves_watched_balance(&self, changes: &[Change]) -> bool {
+        changes.iter().any(|change| match change {
+            Change::BalanceDelta { balance_id, .. } => self.watched_balances.contains(balance_id),
+            Change::UpdateBalanceThreshold { .. } => true,
+            _ => false,
+        })
+    }
+
+    fn low_balance_notifications(&self, changes: &[Change]) -> Vec<Change> {
+        let sets_thresholds = || {
+            changes
+                .iter()
+                .any(|change| matches!(change, Change::UpdateBalanceThreshold { .. }))
+        };
+        if self.watched_balances.is_empty() && !sets_thresholds() {
+            return Vec::new();
+        }
+        // (available, threshold) as the batch moves them, from the committed values.
+        let mut tracked: HashMap<BalanceId, (Arc<BalanceCell>, i64, Option<i64>)> = HashMap::new();
+        let mut notifications = Vec::new();
+        for change in changes {
+            match change {
+                Change::BalanceDelta {
+                    balance_id,
+                    ledger,
+                    held,
+                } if self.watched_balances.contains(balance_id) || tracked.contains_key(balance_id) => {
+                    let Some(entry) = self.tracked_balance(&mut tracked, *balance_id) else {
+                        continue;
+                    };
+                    let before = entry.1;
+                    entry.1 = before + ledger - held;
+                    if let Some(threshold) = entry.2
+                        && before >= threshold
+                        && entry.1 < threshold
+                    {
+                        notifications.push(Change::UpsertNotification(
+                            self.low_balance_notification(&entry.0, entry.1, threshold),
+                        ));
+                    }
+                }
+                Change::UpdateBalanceThreshold { balance_id, threshold } => {
+                    if let Some(entry) = self.tracked_balance(&mut tracked, *balance_id) {
+                        entry.2 = *threshold;
+                    }
+                }
+                _ => {}
+            }
+        }
+        notifications
+    }
+
+    fn tracked_balance<'a>(
+        &self,
+        tracked: &'a mut HashMap<BalanceId, (Arc<BalanceCell>, i64, Option<i64>)>,
+        balance_id: BalanceId,
+    ) -> Option<&'a mut (Arc<BalanceCell>, i64, Option<i64>)> {
+        match tracked.entry(balance_id) {
+            std::collections::hash_map::Entry::Occupied(occupied) => Some(occupied.into_mut()),
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                let cell = self.balances.get(&balance_id)?.clone();
+                let available = {
+                    let money = cell.lock();
+                    money.ledger - money.held
+                };
+                let threshold = cell.low_balance_threshold();
+                Some(vacant.insert((cell, available, threshold)))
+            }
+        }
+    }
+
+    fn low_balance_notification(&self, cell: &BalanceCell, available: i64, threshold: i64) -> Notification {
+        let now = self
+            .clock
+            .as_ref()
+            .map_or_else(|| SystemClock.now_ms(), |clock| clock.now_ms());
+        let id = uuid::Uuid::now_v7().to_string();
+        let kind = match cell.kind {
+            BalanceKind::PartnerCredit => "CREDIT",
+            BalanceKind::PartnerDeposit => "DEPOSIT",
+            _ => "OTHER",
+        };
+        let created_at = chrono::DateTime::from_timestamp_millis(now)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let payload = serde_json::json!({
+            "id": id,
+            "event": EVENT_PARTNER_BALANCE_LOW,
+            "partnerId": cell.partner_id,
+            "balanceId": cell.id,
+            "balanceKind": kind,
+            "currency": cell.currency,
+            "available": available,
+            "lowBalanceThreshold": threshold,
+            "createdAt": created_at,
+        });
+        Notification {
+            id,
+            partner_id: cell.partner_id.clone(),
+            balance_id: cell.id,
+            event: EVENT_PARTNER_BALANCE_LOW.to_owned(),
+            payload: payload.to_string(),
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            delivered_at: None,
         }
     }
 }
 
 impl Applier for Memory {
+    fn consequences(&self, changes: &[Change], settled: bool) -> Option<Vec<Change>> {
+        // A crossing is judged from the committed amounts, which lack the batches still in flight:
+        // a batch moving a watched balance waits for them (the watched ones are the partners'
+        // balances with a threshold, so only those partners' traffic loses the overlap).
+        if !settled && self.moves_watched_balance(changes) {
+            return None;
+        }
+        Some(self.low_balance_notifications(changes))
+    }
+
     fn apply(&self, changes: &[Change]) {
         for change in changes {
             self.apply_one(change);
@@ -937,4 +1154,86 @@ pub const SETTLEMENT: &str = "settlement";
 /// The deposit-model clearing account of a partner.
 pub fn clearing_purpose(partner_id: &str) -> String {
     format!("clearing:{partner_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partner_balance(id: BalanceId, ledger: i64, threshold: Option<i64>) -> Balance {
+        Balance {
+            id,
+            kind: BalanceKind::PartnerDeposit,
+            owner: Owner::Partner("p".into()),
+            partner_id: "p".into(),
+            currency: "EUR".into(),
+            ledger,
+            held: 0,
+            state: BalanceState::Active,
+            low_balance_threshold: threshold,
+            program_id: None,
+            created_at: 0,
+        }
+    }
+
+    fn delta(balance_id: BalanceId, ledger: i64, held: i64) -> Change {
+        Change::BalanceDelta {
+            balance_id,
+            ledger,
+            held,
+        }
+    }
+
+    fn available_in(notification: &Change) -> i64 {
+        let Change::UpsertNotification(notification) = notification else {
+            panic!("not a notification: {notification:?}");
+        };
+        let payload: serde_json::Value = serde_json::from_str(&notification.payload).unwrap();
+        payload["available"].as_i64().unwrap()
+    }
+
+    #[test]
+    fn a_watched_balance_notifies_once_per_crossing_change_by_change() {
+        let memory = Memory::default();
+        memory.apply_one(&Change::InsertBalance(partner_balance(1, 1_000, Some(500))));
+        memory.apply_one(&Change::InsertBalance(partner_balance(2, 1_000, None)));
+        // Above → below (a hold), further below, back up to the threshold, below again: two crossings.
+        let batch = [
+            delta(1, 0, 400),
+            delta(1, 0, 300),
+            delta(2, -900, 0),
+            delta(1, 0, -200),
+            delta(1, -1, 0),
+        ];
+        let notifications = memory.low_balance_notifications(&batch);
+        let available: Vec<i64> = notifications.iter().map(available_in).collect();
+        assert_eq!(available, vec![300, 499], "balance 2 has no threshold");
+        // The next batch starts from the committed values: still below, nothing new.
+        memory.apply(&batch);
+        assert!(memory.low_balance_notifications(&[delta(1, -10, 0)]).is_empty());
+    }
+
+    #[test]
+    fn a_threshold_set_in_the_batch_counts_from_its_place() {
+        let memory = Memory::default();
+        memory.apply_one(&Change::InsertBalance(partner_balance(1, 1_000, None)));
+        assert!(memory.low_balance_notifications(&[delta(1, -900, 0)]).is_empty());
+        let batch = [
+            Change::UpdateBalanceThreshold {
+                balance_id: 1,
+                threshold: Some(800),
+            },
+            delta(1, -300, 0),
+        ];
+        let notifications = memory.low_balance_notifications(&batch);
+        assert_eq!(notifications.iter().map(available_in).collect::<Vec<_>>(), vec![700]);
+        // Cleared: no longer watched.
+        memory.apply(&batch);
+        memory.apply_one(&Change::UpdateBalanceThreshold {
+            balance_id: 1,
+            threshold: None,
+        });
+        memory.apply_one(&delta(1, 500, 0));
+        assert!(memory.low_balance_notifications(&[delta(1, -1_000, 0)]).is_empty());
+    }
 }

@@ -560,6 +560,8 @@ pub struct LifecycleRecords {
     pub kyc_submissions: Vec<KycSubmission>,
     pub corporation_details: Vec<CorporationDetails>,
     pub kyb_transitions: Vec<KybTransition>,
+    pub notifications: Vec<Notification>,
+    pub card_requests: Vec<CardRequestRecord>,
 }
 
 /// Whose customers and corporations a caller may see: one partner's (a
@@ -577,4 +579,60 @@ impl Scope<'_> {
             Scope::All => true,
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Outbox and background work that must survive a restart.
+// ---------------------------------------------------------------------------
+
+/// A notification to a partner in the durable outbox, delivered as a webhook
+/// POST until the partner's server acknowledges it (2xx). Written in the same
+/// commit as the change that caused it; `payload` is the exact JSON body sent
+/// on every attempt, so the signature and the idempotency id never change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// UUID v7; also the body's `id`, for the receiver's idempotency.
+    pub id: String,
+    pub partner_id: String,
+    /// The balance it is about.
+    pub balance_id: BalanceId,
+    /// What happened, e.g. `PARTNER_BALANCE_LOW`.
+    pub event: String,
+    pub payload: String,
+    pub created_at: TimestampMs,
+    /// Delivery attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due (informational after a restart: undelivered ones are retried at once).
+    pub next_attempt_at: TimestampMs,
+    /// Why the last attempt failed (an HTTP status or a transport error, never the body).
+    pub last_error: Option<String>,
+    pub delivered_at: Option<TimestampMs>,
+}
+
+/// The event of a partner balance falling below its low-balance threshold.
+pub const EVENT_PARTNER_BALANCE_LOW: &str = "PARTNER_BALANCE_LOW";
+
+/// Where an asynchronous card request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CardRequestStatus {
+    Pending,
+    Done,
+    Failed,
+}
+
+/// An asynchronous virtual card request (`…/cards/virtual/async`), kept so a
+/// poll after a restart still finds it and a pending one is finished then.
+/// The card and the `Done` record commit together, so a request never makes two cards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardRequestRecord {
+    /// UUID v7.
+    pub id: String,
+    pub customer_id: CustomerId,
+    pub balance_id: BalanceId,
+    pub program_id: Option<String>,
+    pub status: CardRequestStatus,
+    pub card_id: Option<CardId>,
+    /// When failed: the error as the synchronous route would have answered, as JSON `{code, message}`.
+    pub error: Option<String>,
+    pub created_at: TimestampMs,
 }

@@ -42,6 +42,9 @@ pub(crate) struct Batch<'a> {
     pub kyc_submissions: Vec<&'a KycSubmission>,
     pub corporation_details: Vec<&'a CorporationDetails>,
     pub kyb_transitions: Vec<&'a KybTransition>,
+    /// Outbox notifications and asynchronous card requests, written after the rows they refer to.
+    pub notifications: Vec<&'a Notification>,
+    pub card_requests: Vec<&'a CardRequestRecord>,
     /// Forget sessions that expired before this (the latest cutoff of the batch).
     pub forget_sessions_before: Option<TimestampMs>,
     /// What the batch's holds, transfers and answers refer to, checked before the commit.
@@ -129,6 +132,8 @@ impl<'a> Batch<'a> {
         let mut admins = LastById::default();
         let mut sessions = LastById::default();
         let mut kyc_submissions = LastById::default();
+        let mut notifications = LastById::default();
+        let mut card_requests = LastById::default();
         for change in changes {
             match change {
                 Change::UpsertPartner(partner) => partners.put(partner.id.as_str(), partner),
@@ -199,6 +204,8 @@ impl<'a> Batch<'a> {
                 Change::UpsertKycSubmission(submission) => kyc_submissions.put(submission.id.as_str(), submission),
                 Change::InsertCorporationDetails(details) => batch.corporation_details.push(details),
                 Change::InsertKybTransition(transition) => batch.kyb_transitions.push(transition),
+                Change::UpsertNotification(notification) => notifications.put(notification.id.as_str(), notification),
+                Change::UpsertCardRequest(request) => card_requests.put(request.id.as_str(), request),
             }
         }
         batch.partners = partners.into_sorted();
@@ -218,6 +225,8 @@ impl<'a> Batch<'a> {
         batch.admins = admins.into_sorted();
         batch.sessions = sessions.into_sorted();
         batch.kyc_submissions = kyc_submissions.into_sorted();
+        batch.notifications = notifications.into_sorted();
+        batch.card_requests = card_requests.into_sorted();
         batch.references = References::of(&batch.holds, &batch.transfers, &batch.answers);
         Ok(batch)
     }

@@ -3,10 +3,19 @@
 //! constraints list the same spellings.
 
 use super::StoreError;
+use crate::state::model::CardRequestStatus;
 use crate::state::model::{
     AdminRole, BalanceKind, BalanceState, CardKind, CardStatus, FundingModel, HoldStatus, KybStatus, KycSource,
     KycStatus, KycSubmissionStatus, LockReason, Owner, SessionSubject, TransferKind,
 };
+
+impl Code for CardRequestStatus {
+    const SPELLINGS: &'static [(Self, &'static str)] = &[
+        (CardRequestStatus::Pending, "pending"),
+        (CardRequestStatus::Done, "done"),
+        (CardRequestStatus::Failed, "failed"),
+    ];
+}
 
 /// An enumeration stored as TEXT.
 pub(crate) trait Code: Sized + Copy + PartialEq + 'static {

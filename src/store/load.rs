@@ -180,7 +180,7 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
         Some(spawned) => spawned.join().await?,
         None => collect(source, rows::CARDS, Parameter::None, capacity(max_ids.card), rows::card).await?,
     };
-    let lifecycle = lifecycle(source).await?;
+    let lifecycle = lifecycle(source, answers_since).await?;
     Ok(Snapshot {
         partners,
         programs,
@@ -196,7 +196,7 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
 }
 
 /// The lifecycle API's records: small tables (people's pace), read one after another.
-async fn lifecycle<S: RowSource>(source: &S) -> Result<LifecycleRecords, StoreError> {
+async fn lifecycle<S: RowSource>(source: &S, card_requests_since: TimestampMs) -> Result<LifecycleRecords, StoreError> {
     let none = Parameter::None;
     Ok(LifecycleRecords {
         customer_profiles: collect(source, rows::CUSTOMER_PROFILES, none, 0, rows::customer_profile).await?,
@@ -206,6 +206,15 @@ async fn lifecycle<S: RowSource>(source: &S) -> Result<LifecycleRecords, StoreEr
         kyc_submissions: collect(source, rows::KYC_SUBMISSIONS, none, 0, rows::kyc_submission).await?,
         corporation_details: collect(source, rows::CORPORATION_DETAILS, none, 0, rows::corporation_details).await?,
         kyb_transitions: collect(source, rows::KYB_TRANSITIONS, none, 0, rows::kyb_transition).await?,
+        notifications: collect(source, rows::NOTIFICATIONS, none, 0, rows::notification).await?,
+        card_requests: collect(
+            source,
+            rows::CARD_REQUESTS_SINCE,
+            Parameter::Int(card_requests_since),
+            0,
+            rows::card_request,
+        )
+        .await?,
     })
 }
 

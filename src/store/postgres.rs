@@ -63,6 +63,8 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     update_holds(connection, &batch.hold_updates).await?;
     insert_transfers(connection, &batch.transfers).await?;
     insert_answers(connection, &batch.answers).await?;
+    upsert_notifications(connection, &batch.notifications).await?;
+    upsert_card_requests(connection, &batch.card_requests).await?;
     // Balance rows last: nearly every batch changes the partners' balances, and a batch written
     // while the previous one commits waits here for that commit's row locks; its inserts above
     // have run meanwhile.
@@ -365,6 +367,59 @@ async fn insert_kyb_transitions(connection: &mut PgConnection, rows: &[&KybTrans
     .bind(column(rows, |row| row.actor.as_str()))
     .bind(column(rows, |row| row.reason.as_deref()))
     .bind(column(rows, |row| row.at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_notifications(connection: &mut PgConnection, rows: &[&Notification]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    const TABLE: &str = "notifications";
+    sqlx::query(
+        "INSERT INTO notifications (id, partner_id, balance_id, event, payload, created_at, attempts, \
+         next_attempt_at, last_error, delivered_at) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::int8[], $7::int4[], \
+         $8::int8[], $9::text[], $10::int8[]) \
+         ON CONFLICT (id) DO UPDATE SET attempts = EXCLUDED.attempts, next_attempt_at = EXCLUDED.next_attempt_at, \
+         last_error = EXCLUDED.last_error, delivered_at = EXCLUDED.delivered_at",
+    )
+    .bind(column(rows, |row| row.id.as_str()))
+    .bind(column(rows, |row| row.partner_id.as_str()))
+    .bind(column(rows, |row| row.balance_id))
+    .bind(column(rows, |row| row.event.as_str()))
+    .bind(column(rows, |row| row.payload.as_str()))
+    .bind(column(rows, |row| row.created_at))
+    .bind(column_checked(rows, |row| {
+        fits::<i32>(row.attempts, TABLE, "attempts")
+    })?)
+    .bind(column(rows, |row| row.next_attempt_at))
+    .bind(column(rows, |row| row.last_error.as_deref()))
+    .bind(column(rows, |row| row.delivered_at))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_card_requests(connection: &mut PgConnection, rows: &[&CardRequestRecord]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO card_requests (id, customer_id, balance_id, program_id, status, card_id, error, created_at) \
+         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::int8[], $7::text[], \
+         $8::int8[]) \
+         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, card_id = EXCLUDED.card_id, error = EXCLUDED.error",
+    )
+    .bind(column(rows, |row| row.id.as_str()))
+    .bind(column(rows, |row| row.customer_id))
+    .bind(column(rows, |row| row.balance_id))
+    .bind(column(rows, |row| row.program_id.as_deref()))
+    .bind(column(rows, |row| row.status.text()))
+    .bind(column(rows, |row| row.card_id))
+    .bind(column(rows, |row| row.error.as_deref()))
+    .bind(column(rows, |row| row.created_at))
     .execute(&mut *connection)
     .await?;
     Ok(())

@@ -66,6 +66,11 @@ pub(crate) const CORPORATION_DETAILS: &str =
     "SELECT corporation_id, registration_number, tax_id, address, documents FROM corporation_details";
 pub(crate) const KYB_TRANSITIONS: &str =
     "SELECT id, corporation_id, from_status, to_status, actor, reason, at FROM kyb_transitions";
+pub(crate) const NOTIFICATIONS: &str = "SELECT id, partner_id, balance_id, event, payload, created_at, \
+     CAST(attempts AS BIGINT), next_attempt_at, last_error, delivered_at FROM notifications";
+/// Pending requests, and the others made at or after the cutoff (older finished ones are no longer polled).
+pub(crate) const CARD_REQUESTS_SINCE: &str = "SELECT id, customer_id, balance_id, program_id, status, card_id, \
+     error, created_at FROM card_requests WHERE status = 'pending' OR created_at >= $1";
 
 /// Typed access to a row's columns by position; values borrow from the row.
 pub(crate) trait Columns {
@@ -376,5 +381,35 @@ pub(crate) fn kyb_transition(row: &impl Columns) -> Result<KybTransition, StoreE
         actor: row.text(4)?.to_owned(),
         reason: row.text_or_null(5)?.map(str::to_owned),
         at: row.int(6)?,
+    })
+}
+
+pub(crate) fn notification(row: &impl Columns) -> Result<Notification, StoreError> {
+    const TABLE: &str = "notifications";
+    Ok(Notification {
+        id: row.text(0)?.to_owned(),
+        partner_id: row.text(1)?.to_owned(),
+        balance_id: row.int(2)?,
+        event: row.text(3)?.to_owned(),
+        payload: row.text(4)?.to_owned(),
+        created_at: row.int(5)?,
+        attempts: narrow(row.int(6)?, TABLE, "attempts")?,
+        next_attempt_at: row.int(7)?,
+        last_error: row.text_or_null(8)?.map(str::to_owned),
+        delivered_at: row.int_or_null(9)?,
+    })
+}
+
+pub(crate) fn card_request(row: &impl Columns) -> Result<CardRequestRecord, StoreError> {
+    const TABLE: &str = "card_requests";
+    Ok(CardRequestRecord {
+        id: row.text(0)?.to_owned(),
+        customer_id: row.int(1)?,
+        balance_id: row.int(2)?,
+        program_id: row.text_or_null(3)?.map(str::to_owned),
+        status: code(row.text(4)?, TABLE, "status")?,
+        card_id: row.int_or_null(5)?,
+        error: row.text_or_null(6)?.map(str::to_owned),
+        created_at: row.int(7)?,
     })
 }

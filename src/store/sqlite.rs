@@ -85,6 +85,8 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     update_holds(connection, &batch.hold_updates).await?;
     insert_transfers(connection, &batch.transfers).await?;
     insert_answers(connection, &batch.answers).await?;
+    upsert_notifications(connection, &batch.notifications).await?;
+    upsert_card_requests(connection, &batch.card_requests).await?;
     check_references(connection, &batch.references).await?;
     if let Some(cutoff) = batch.forget_answers_before {
         sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")
@@ -349,6 +351,61 @@ async fn upsert_sessions(connection: &mut SqliteConnection, rows: &[&Session]) -
                 .push_bind(row.created_at)
                 .push_bind(row.expires_at)
                 .push_bind(i64::from(row.revoked));
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn upsert_notifications(connection: &mut SqliteConnection, rows: &[&Notification]) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO notifications (id, partner_id, balance_id, event, payload, created_at, attempts, \
+         next_attempt_at, last_error, delivered_at) ",
+        10,
+        " ON CONFLICT (id) DO UPDATE SET attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, \
+         last_error = excluded.last_error, delivered_at = excluded.delivered_at",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id.as_str())
+                .push_bind(row.partner_id.as_str())
+                .push_bind(row.balance_id)
+                .push_bind(row.event.as_str())
+                .push_bind(row.payload.as_str())
+                .push_bind(row.created_at)
+                .push_bind(i64::from(row.attempts))
+                .push_bind(row.next_attempt_at)
+                .push_bind(row.last_error.as_deref())
+                .push_bind(row.delivered_at);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn upsert_card_requests(
+    connection: &mut SqliteConnection,
+    rows: &[&CardRequestRecord],
+) -> Result<(), StoreError> {
+    write_rows(
+        connection,
+        "INSERT INTO card_requests (id, customer_id, balance_id, program_id, status, card_id, error, created_at) ",
+        8,
+        " ON CONFLICT (id) DO UPDATE SET status = excluded.status, card_id = excluded.card_id, error = excluded.error",
+        rows,
+        |values, row| {
+            values
+                .push_bind(row.id.as_str())
+                .push_bind(row.customer_id)
+                .push_bind(row.balance_id)
+                .push_bind(row.program_id.as_deref())
+                .push_bind(row.status.text())
+                .push_bind(row.card_id)
+                .push_bind(row.error.as_deref())
+                .push_bind(row.created_at);
             Ok(())
         },
     )

@@ -73,11 +73,23 @@ impl Api {
 
     /// Starts on a database and certificate directory used before (a restart), with config overrides.
     pub async fn start_in(database_url: &str, directory: tempfile::TempDir, overrides: &[(&str, &str)]) -> Api {
+        Self::start_configured(database_url, directory, overrides, |_| {}).await
+    }
+
+    /// As [`Api::start_in`], with the config changed by `configure` (sections the environment cannot
+    /// set, such as `[[webhooks]]`).
+    pub async fn start_configured(
+        database_url: &str,
+        directory: tempfile::TempDir,
+        overrides: &[(&str, &str)],
+        configure: impl FnOnce(&mut Config),
+    ) -> Api {
         antaca::telemetry::init_logging(&antaca::config::LogConfig {
             level: "warn".to_owned(),
             format: antaca::config::LogFormat::Text,
         });
-        let config = config(database_url, directory.path(), overrides);
+        let mut config = config(database_url, directory.path(), overrides);
+        configure(&mut config);
         let clock = Arc::new(ManualClock::new(chrono::Utc::now().timestamp_millis()));
         let application = Application::build_with_clock(&config, clock.clone())
             .await

@@ -13,9 +13,11 @@ mod support;
 mod harness;
 
 mod channels;
+mod corporate;
 mod flows;
 mod matrices;
 mod openapi;
+mod outbox;
 mod sessions;
 mod wallet;
 

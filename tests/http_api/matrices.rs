@@ -124,6 +124,7 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         "/lifecycle/v1/corporations" => corporation_body("Other Corp"),
         "/admin/users" => json!({"username": "new.user", "password": "a-long-password", "role": "EMPLOYEE"}),
         t if t.ends_with("/reject") || t.ends_with("/hold") => json!({"reason": "documents unclear"}),
+        "/admin/partners/{partnerId}/balances" => json!({"kind": "DEPOSIT", "currency": "PLN"}),
         t if t.ends_with("/balances") => json!({"currency": "EUR"}),
         t if t.ends_with("/reload") => json!({"amount": 100, "programId": "dev-credit-eur"}),
         t if t.ends_with("/cards/virtual") || t.ends_with("/virtual/async") || t.ends_with("/cards/physical") => {
@@ -377,9 +378,14 @@ fn allowed(method: &str, template: &str) -> &'static [&'static str] {
         ("POST", "/admin/customers/{customerId}/cards/virtual") => &["ADMIN", "MANAGER"],
         (
             "POST",
-            "/admin/customers/{customerId}/cards/physical" | "/admin/customers/{customerId}/cards/{cardId}/activate",
+            "/admin/customers/{customerId}/cards/physical"
+            | "/admin/customers/{customerId}/cards/{cardId}/activate"
+            | "/admin/customers/{customerId}/cards/{cardId}/lock"
+            | "/admin/customers/{customerId}/cards/{cardId}/unlock",
         ) => &["ADMIN", "MANAGER", "EMPLOYEE"],
-        ("GET", "/admin/partners/{partnerId}/balances" | "/admin/balances/summary") => ALL,
+        ("DELETE", "/admin/customers/{customerId}/cards/{cardId}") => &["ADMIN", "MANAGER", "EMPLOYEE"],
+        ("GET", "/admin/partners/{partnerId}/balances" | "/admin/balances/summary" | "/admin/notifications") => ALL,
+        ("POST", "/admin/partners/{partnerId}/balances") => &["OPERATOR"],
         ("POST", "/admin/partners/{partnerId}/balances/{partnerBalanceId}/load") => &["OPERATOR"],
         ("PUT", "/admin/partners/{partnerId}/balances/{partnerBalanceId}/threshold") => REVIEWERS,
         ("POST", t) if t.starts_with("/admin/kyc/submissions/") || t.starts_with("/admin/corporations/") => REVIEWERS,
@@ -394,7 +400,8 @@ fn success(method: &str, template: &str) -> StatusCode {
             "POST",
             "/admin/users"
             | "/admin/customers/{customerId}/cards/virtual"
-            | "/admin/customers/{customerId}/cards/physical",
+            | "/admin/customers/{customerId}/cards/physical"
+            | "/admin/partners/{partnerId}/balances",
         ) => StatusCode::CREATED,
         ("DELETE", _) => StatusCode::NO_CONTENT,
         _ => StatusCode::OK,
