@@ -56,8 +56,6 @@ impl std::error::Error for ApiFailure {}
 #[serde(rename_all = "camelCase")]
 pub struct CardView {
     pub card_id: i64,
-    pub balance_id: i64,
-    pub masked_pan: String,
     pub expiry: String,
     pub status: String,
     pub lock_reason: Option<u8>,
@@ -66,10 +64,7 @@ pub struct CardView {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BalanceView {
-    pub balance_id: i64,
-    pub currency: String,
     pub ledger: i64,
-    pub held: i64,
     pub available: i64,
     #[serde(default)]
     pub cards: Vec<CardView>,

@@ -165,7 +165,9 @@ pub async fn check_database(database_url: &str, cards: &[&CardModel], findings: 
     .fetch_one(&pool)
     .await?;
     if broken != 0 {
-        findings.violation(format!("{broken} balances whose held is not the sum of their open holds"));
+        findings.violation(format!(
+            "{broken} balances whose held is not the sum of their open holds"
+        ));
     }
     pool.close().await;
     Ok(())

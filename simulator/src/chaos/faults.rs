@@ -156,7 +156,12 @@ impl Postgres {
     /// The postmaster and its children: SIGSTOP freezes every commit in progress (slow commits).
     fn processes(&self) -> anyhow::Result<Vec<u32>> {
         let pid_file = std::fs::read_to_string(self.data.join("postmaster.pid")).context("postmaster.pid")?;
-        let postmaster: u32 = pid_file.lines().next().context("empty postmaster.pid")?.trim().parse()?;
+        let postmaster: u32 = pid_file
+            .lines()
+            .next()
+            .context("empty postmaster.pid")?
+            .trim()
+            .parse()?;
         let mut pids = vec![postmaster];
         for entry in std::fs::read_dir("/proc")?.flatten() {
             let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
@@ -265,7 +270,14 @@ impl SwitchCommand {
     pub async fn provision(&self, cards: usize, funds: i64, out: &Path) -> anyhow::Result<()> {
         let output = self
             .command("provision")
-            .args(["--cards", &cards.to_string(), "--funds", &funds.to_string(), "--pin-every", "0"])
+            .args([
+                "--cards",
+                &cards.to_string(),
+                "--funds",
+                &funds.to_string(),
+                "--pin-every",
+                "0",
+            ])
             .arg("--out")
             .arg(out)
             .output()
@@ -287,7 +299,6 @@ pub struct Switch {
     child: Child,
     pub iso: SocketAddr,
     pub https: SocketAddr,
-    log: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Switch {
@@ -341,7 +352,6 @@ impl Switch {
             child,
             iso: iso.context("iso")?,
             https: https.context("https")?,
-            log,
         })
     }
 
@@ -369,18 +379,6 @@ impl Switch {
     async fn kill_quietly(&mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
-    }
-
-    /// Whether the process is still running.
-    pub fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    pub fn log_tail(&self) -> String {
-        self.log
-            .lock()
-            .map(|log| log.iter().cloned().collect::<Vec<_>>().join("\n"))
-            .unwrap_or_default()
     }
 }
 

@@ -22,7 +22,10 @@ pub enum Op {
     /// 2220 completing the `pick`-th open hold at `percent` of its amount.
     Complete { pick: usize, percent: i64 },
     /// 2420 of the `pick`-th open hold: full, or partial leaving `remaining_percent`.
-    Reverse { pick: usize, remaining_percent: Option<i64> },
+    Reverse {
+        pick: usize,
+        remaining_percent: Option<i64>,
+    },
     /// A 2420 for an authorization not sent yet, then that authorization.
     ReverseFirst { card: usize, amount: i64 },
     /// The `pick`-th answered request sent again as is (a duplicate) or as a repeat (last MTI digit 1).
