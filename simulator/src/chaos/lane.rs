@@ -197,10 +197,10 @@ impl Lane {
                 self.findings.count(format!("2200 refund -> {}", answer.action()));
                 match answer.action() {
                     "0000" => {
+                        // The switch reports what is spendable when it decides: a credit counts
+                        // only once committed, so DE 54 is the amount before the refund.
+                        self.expect_balance(card, &answer, "the refund (before its credit)");
                         self.cards[card].ledger += amount;
-                        if answer.get(54).is_some() {
-                            self.expect_balance(card, &answer, "the refund");
-                        }
                         self.remember(request, &answer);
                     }
                     "9109" => {}
