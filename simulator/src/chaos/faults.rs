@@ -332,8 +332,20 @@ impl Switch {
         let (bound_sender, mut bound) = tokio::sync::mpsc::unbounded_channel();
         let stdout = child.stdout.take().context("stdout")?;
         let stderr = child.stderr.take().context("stderr")?;
-        tokio::spawn(keep_log(BufReader::new(stdout), log.clone(), Some(bound_sender)));
-        tokio::spawn(keep_log(BufReader::new(stderr), log.clone(), None));
+        // Every start's log goes to the run's switch.log as well, for the post-mortem of a failed run.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(how.directory.join("switch.log"))
+            .map(|file| Arc::new(Mutex::new(file)))
+            .ok();
+        tokio::spawn(keep_log(
+            BufReader::new(stdout),
+            log.clone(),
+            file.clone(),
+            Some(bound_sender),
+        ));
+        tokio::spawn(keep_log(BufReader::new(stderr), log.clone(), file, None));
         let (mut iso, mut https) = (None, None);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while iso.is_none() || https.is_none() {
@@ -391,6 +403,7 @@ enum Listener {
 async fn keep_log(
     mut lines: BufReader<impl tokio::io::AsyncRead + Unpin>,
     log: Arc<Mutex<VecDeque<String>>>,
+    file: Option<Arc<Mutex<std::fs::File>>>,
     bound: Option<tokio::sync::mpsc::UnboundedSender<(Listener, SocketAddr)>>,
 ) {
     let mut line = String::new();
@@ -413,6 +426,11 @@ async fn keep_log(
             {
                 let _ = bound.send((listener, address));
             }
+        }
+        if let Some(file) = &file
+            && let Ok(mut file) = file.lock()
+        {
+            let _ = std::io::Write::write_all(&mut *file, line.as_bytes());
         }
         if let Ok(mut log) = log.lock() {
             if log.len() == 100 {
