@@ -23,6 +23,8 @@ use crate::state::{
 pub struct ProvisionedCard {
     pub card_id: i64,
     pub balance_id: i64,
+    /// The owner, so that the card can also be addressed over the API (`/secure/customers/{id}/…`).
+    pub customer_id: i64,
     pub pan: String,
     /// YYMM.
     pub expiry: String,
@@ -118,6 +120,7 @@ async fn one_card(
     Ok(ProvisionedCard {
         card_id: issued.card_id,
         balance_id: user.id,
+        customer_id,
         pan: issued.pan,
         expiry: issued.expiry,
         cvc2: issued.cvc2,

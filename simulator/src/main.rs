@@ -10,14 +10,20 @@
 //! - [`scenarios`]: `simulator scenarios`, the functional scenarios.
 //! - [`load`]: `simulator load`, closed- and open-loop load; [`report`] and [`plot`] show what it measured.
 //! - [`baseline`]: `simulator baseline`, iso8583_rs's own ISOServer answering approve-all.
-//! - [`cards`]: the cards file `antaca provision` writes; [`pin`]: format 0 PIN blocks.
+//! - [`cards`]: the cards file (`antaca provision`, `simulator provision`); [`pin`]: format 0 PIN blocks.
+//! - [`api`]: the lifecycle API over HTTPS with a partner certificate; [`provision`]: `simulator
+//!   provision`, funded active cards made through it.
+//! - [`chaos`]: `simulator chaos`, a seeded workload with faults, checked by an auditor.
 
+mod api;
 mod baseline;
 mod cards;
+mod chaos;
 mod echo;
 mod load;
 mod pin;
 mod plot;
+mod provision;
 mod report;
 mod scenarios;
 mod wire;
@@ -44,8 +50,66 @@ struct Cli {
     command: Command,
 }
 
+/// The lifecycle API and a partner's client certificate (`--api` turns it on).
+#[derive(clap::Args, Debug, Clone)]
+struct ApiArgs {
+    /// The lifecycle API's base URL, e.g. https://localhost:8443.
+    #[arg(long)]
+    api: Option<String>,
+    /// The partner's client certificate (PEM).
+    #[arg(long, default_value = "data/tls/partner-dev-partner.pem")]
+    cert: PathBuf,
+    /// Its private key (PEM).
+    #[arg(long, default_value = "data/tls/partner-dev-partner-key.pem")]
+    key: PathBuf,
+    /// The CA that signs the server's certificate (PEM).
+    #[arg(long, default_value = "data/tls/ca.pem")]
+    ca: PathBuf,
+    /// A platform administrator, who creates the operator that records the partner's bank transfer.
+    #[arg(long, default_value = "admin")]
+    admin_user: String,
+    #[arg(long, env = "ANTACA__ADMIN__BOOTSTRAP_PASSWORD", default_value = "antaca-dev-admin")]
+    admin_password: String,
+}
+
+impl ApiArgs {
+    fn options(&self) -> Option<api::ApiOptions> {
+        Some(api::ApiOptions {
+            url: self.api.clone()?,
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            ca: self.ca.clone(),
+            admin_user: self.admin_user.clone(),
+            admin_password: self.admin_password.clone(),
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Make funded, active cards through the running switch's lifecycle API; write them to --out.
+    Provision {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long, default_value_t = 100)]
+        cards: usize,
+        /// The cards file (created owner-only).
+        #[arg(long, default_value = "data/api-cards.jsonl")]
+        out: PathBuf,
+        /// Minor units on each user balance.
+        #[arg(long, default_value_t = 1_000_000)]
+        funds: i64,
+        /// Every n-th card is a physical card with a PIN (0: none).
+        #[arg(long, default_value_t = 10)]
+        pin_every: usize,
+        /// Cards being made at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value = "dev-credit-eur")]
+        program: String,
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+    },
     /// Sign on, send echo tests one after another, print their round-trip times.
     Echo {
         /// The switch's ISO 8583 address.
@@ -69,7 +133,13 @@ enum Command {
             default_value = "0123456789ABCDEFFEDCBA9876543210"
         )]
         zone_pin_key: String,
+        /// With --api, the HTTP scenarios run too (lock and unlock over HTTP, reloads, physical cards).
+        #[command(flatten)]
+        api: ApiArgs,
     },
+    /// Spawn the switch and run a seeded workload with faults; an auditor checks every answer and,
+    /// at the end, every balance in the database.
+    Chaos(chaos::ChaosArgs),
     /// Load the switch: closed loop (--in-flight per connection) or open loop (--rate).
     Load {
         #[arg(long, default_value = "127.0.0.1:8583")]
@@ -111,7 +181,7 @@ enum Command {
     },
 }
 
-fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+pub(crate) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -146,15 +216,44 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Echo { switch, count } => runtime.block_on(echo::run(switch, count)),
+        Command::Provision {
+            api,
+            cards,
+            out,
+            funds,
+            pin_every,
+            concurrency,
+            program,
+            currency,
+        } => match api.options() {
+            None => Err(anyhow::anyhow!("--api URL is required")),
+            Some(api) => runtime.block_on(provision::run(provision::ProvisionOptions {
+                api,
+                cards,
+                out,
+                funds,
+                pin_every,
+                concurrency,
+                program,
+                currency,
+            })),
+        },
+        Command::Chaos(args) => match runtime.block_on(chaos::run(args)) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
         Command::Scenarios {
             switch,
             cards,
             zone_pin_key,
+            api,
         } => {
             let options = scenarios::ScenarioOptions {
                 switch,
                 cards,
                 zone_pin_key,
+                api: api.options(),
             };
             match runtime.block_on(scenarios::run(options)) {
                 Ok(true) => Ok(()),

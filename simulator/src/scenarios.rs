@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 
+use crate::api::{Api, ApiOptions, failure_code};
 use crate::cards::{self, Card};
 use crate::pin::ZonePinKey;
 use crate::wire::{self, Answer, Link};
@@ -22,6 +23,8 @@ pub struct ScenarioOptions {
     pub switch: SocketAddr,
     pub cards: PathBuf,
     pub zone_pin_key: String,
+    /// The lifecycle API: the HTTP scenarios run only with it.
+    pub api: Option<ApiOptions>,
 }
 
 /// How long an answer may take before the scenario fails.
@@ -33,7 +36,9 @@ pub async fn run(options: ScenarioOptions) -> anyhow::Result<bool> {
     let cards = cards::read(&options.cards)?;
     let key = ZonePinKey::from_hex(&options.zone_pin_key)?;
     let peer = Peer::connect(options.switch).await?;
+    let api = options.api.as_ref().map(Api::new).transpose()?;
     let mut context = Context {
+        api,
         peer,
         cards,
         used: HashSet::new(),
@@ -108,14 +113,22 @@ pub async fn run(options: ScenarioOptions) -> anyhow::Result<bool> {
         "stop list 2304 with an unknown reason answers 9100",
         stop_list_unknown_reason
     );
-    tally.skip(
-        "lock over the HTTP API, then the authorization declines",
-        "needs the HTTP API",
-    );
-    tally.skip(
-        "card lifecycle over HTTP (physical card activation, unlock)",
-        "needs the HTTP API",
-    );
+    let http_scenarios = [
+        "lock over the HTTP API (7): the authorization declines 1002; unlocked, it approves; \
+         lost (1) cannot be unlocked (409 CARD_LOCK_IRREVERSIBLE) and declines 2008",
+        "card lifecycle over HTTP: a reload shows in DE 54; a physical card ordered, linked, activated, \
+         locked and unlocked",
+    ];
+    if context.api.is_some() {
+        let outcome = http_lock(&mut context).await;
+        tally.report(http_scenarios[0], outcome);
+        let outcome = http_lifecycle(&mut context).await;
+        tally.report(http_scenarios[1], outcome);
+    } else {
+        for name in http_scenarios {
+            tally.skip(name, "needs --api");
+        }
+    }
     println!(
         "{} passed, {} failed, {} skipped",
         tally.passed, tally.failed, tally.skipped
@@ -165,35 +178,35 @@ impl Tally {
 
 /// A request under construction: MTI and field values as iso8583_rs takes them.
 #[derive(Debug, Clone)]
-struct Request {
-    mti: String,
+pub(crate) struct Request {
+    pub(crate) mti: String,
     fields: BTreeMap<u32, String>,
 }
 
 impl Request {
-    fn new(mti: &str) -> Request {
+    pub(crate) fn new(mti: &str) -> Request {
         Request {
             mti: mti.to_owned(),
             fields: BTreeMap::new(),
         }
     }
 
-    fn set(mut self, position: u32, value: impl Into<String>) -> Request {
+    pub(crate) fn set(mut self, position: u32, value: impl Into<String>) -> Request {
         self.fields.insert(position, value.into());
         self
     }
 
-    fn without(mut self, position: u32) -> Request {
+    pub(crate) fn without(mut self, position: u32) -> Request {
         self.fields.remove(&position);
         self
     }
 
-    fn get(&self, position: u32) -> &str {
+    pub(crate) fn get(&self, position: u32) -> &str {
         self.fields.get(&position).map_or("", String::as_str)
     }
 
     /// DE 56 naming this request: MTI, STAN, DE 12, DE 32 as LL + digits.
-    fn original_data(&self) -> String {
+    pub(crate) fn original_data(&self) -> String {
         let acquirer = self.get(32);
         format!(
             "{}{}{}{:02}{acquirer}",
@@ -205,13 +218,13 @@ impl Request {
     }
 
     /// The same request as a repeat (last MTI digit 1).
-    fn repeat(&self) -> Request {
+    pub(crate) fn repeat(&self) -> Request {
         let mut repeat = self.clone();
         repeat.mti.replace_range(3..4, "1");
         repeat
     }
 
-    fn bytes(&self) -> anyhow::Result<Vec<u8>> {
+    pub(crate) fn bytes(&self) -> anyhow::Result<Vec<u8>> {
         let fields: Vec<(u32, &str)> = self.fields.iter().map(|(p, v)| (*p, v.as_str())).collect();
         wire::build(&self.mti, &fields)
     }
@@ -340,6 +353,7 @@ impl Peer {
 }
 
 struct Context {
+    api: Option<Api>,
     peer: Peer,
     cards: Vec<Card>,
     used: HashSet<usize>,
@@ -365,6 +379,28 @@ impl Context {
             "no usable card{} left in the cards file (provision more with `antaca provision`)",
             if pin { " with a PIN" } else { "" }
         )
+    }
+
+    /// A fresh card the cards file also names by its API ids (customer, card, balance).
+    async fn fresh_api_card(&mut self) -> anyhow::Result<(Card, (i64, i64, i64))> {
+        for index in 0..self.cards.len() {
+            let Some(ids) = self.cards[index].api_ids() else {
+                continue;
+            };
+            if self.used.contains(&index) {
+                continue;
+            }
+            self.used.insert(index);
+            let card = self.cards[index].clone();
+            if self.peer.available(&card.pan).await.is_ok() {
+                return Ok((card, ids));
+            }
+        }
+        bail!("no usable card with customer_id and card_id left in the cards file (from `antaca provision`)")
+    }
+
+    fn api(&self) -> anyhow::Result<Api> {
+        self.api.clone().context("needs --api")
     }
 
     /// The card the money scenarios share (not locked by any scenario).
@@ -721,4 +757,76 @@ async fn stop_list_unknown_reason(context: &mut Context) -> anyhow::Result<()> {
     expect_action("2304 reason 99", &context.peer.exchange(&update).await?, "2314", "9100")?;
     // The card is still usable.
     context.peer.available(&card.pan).await.map(|_| ())
+}
+
+async fn http_lock(context: &mut Context) -> anyhow::Result<()> {
+    let api = context.api()?;
+    let (card, (customer, card_id, _)) = context.fresh_api_card().await?;
+    let locked = api.lock(customer, card_id, 7).await?;
+    ensure!(
+        locked.status == "LOCKED" && locked.lock_reason == Some(7),
+        "locked: status {} reason {:?}",
+        locked.status,
+        locked.lock_reason
+    );
+    let request = context.peer.authorization(&card.pan, 100);
+    decline(context, request, "1002").await?;
+    let unlocked = api.unlock(customer, card_id).await?;
+    ensure!(unlocked.status == "ACTIVE", "unlocked: status {}", unlocked.status);
+    let request = context.peer.authorization(&card.pan, 100);
+    expect_action(
+        "after the unlock",
+        &context.peer.exchange(&request).await?,
+        "2110",
+        "0000",
+    )?;
+    clean_up(context, &request).await?;
+    api.lock(customer, card_id, 1).await?;
+    match api.unlock(customer, card_id).await {
+        Ok(card) => bail!("a card lost (1) was unlocked: {}", card.status),
+        Err(error) => ensure!(
+            failure_code(&error) == Some("CARD_LOCK_IRREVERSIBLE"),
+            "unlocking a lost card: {error:#}"
+        ),
+    }
+    let request = context.peer.authorization(&card.pan, 100);
+    decline(context, request, "2008").await
+}
+
+async fn http_lifecycle(context: &mut Context) -> anyhow::Result<()> {
+    let api = context.api()?;
+    let (card, (customer, _, balance_id)) = context.fresh_api_card().await?;
+    let before = context.peer.available(&card.pan).await?;
+    api.fund_partner_credit("EUR", 1_234).await?;
+    let reloaded = api.reload(customer, balance_id, 1_234).await?;
+    expect_available("the reload's answer", reloaded.available, before + 1_234)?;
+    expect_available(
+        "DE 54 after the reload",
+        context.peer.available(&card.pan).await?,
+        before + 1_234,
+    )?;
+    let user = api.verified_user(&format!("scenario-{}", wire::run_nonce())).await?;
+    let balance = api.open_balance(user, "EUR", "dev-credit-eur").await?;
+    let ordered = api.physical_card(user, balance, "4321").await?;
+    ensure!(ordered.status == "ORDERED", "a new physical card is {}", ordered.status);
+    crate::provision::wait_linked(&api, user, ordered.card_id).await?;
+    let active = api.activate(user, ordered.card_id).await?;
+    ensure!(active.status == "ACTIVE", "activated: {}", active.status);
+    let locked = api.lock(user, ordered.card_id, 3).await?;
+    ensure!(
+        locked.status == "LOCKED" && locked.lock_reason == Some(3),
+        "locked: {} {:?}",
+        locked.status,
+        locked.lock_reason
+    );
+    let unlocked = api.unlock(user, ordered.card_id).await?;
+    ensure!(unlocked.status == "ACTIVE", "unlocked: {}", unlocked.status);
+    let view = api.balance(user, balance).await?;
+    ensure!(
+        view.cards
+            .iter()
+            .any(|listed| listed.card_id == ordered.card_id && listed.status == "ACTIVE"),
+        "the balance does not list the card as ACTIVE"
+    );
+    Ok(())
 }

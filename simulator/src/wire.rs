@@ -206,6 +206,7 @@ pub fn framing_codec() -> LengthDelimitedCodec {
         .new_codec()
 }
 
+#[derive(Debug)]
 pub struct Link {
     framed: Framed<TcpStream, LengthDelimitedCodec>,
 }
