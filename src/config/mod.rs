@@ -119,19 +119,13 @@ pub struct KycConfig {
 }
 
 /// A secret given as text (a password). Its `Debug` never shows it.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(from = "String")]
 pub struct Secret(String);
 
 impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
-    }
-}
-
-impl Default for Secret {
-    fn default() -> Self {
-        Secret(String::new())
     }
 }
 
