@@ -59,7 +59,10 @@ def pin_block(pin, pan, zone_pin_key_hex):
     clear = bytes.fromhex(f"0{len(pin):X}{pin:F<14}")
     pan_field = bytes.fromhex("0000" + pan[-13:-1])
     block = bytes(a ^ b for a, b in zip(clear, pan_field))
-    encryptor = Cipher(TripleDES(bytes.fromhex(zone_pin_key_hex)), modes.ECB()).encryptor()
+    key = bytes.fromhex(zone_pin_key_hex)
+    if len(key) == 16:  # a double-length key is K1 K2 K1 as a triple-length one
+        key += key[:8]
+    encryptor = Cipher(TripleDES(key), modes.ECB()).encryptor()
     return encryptor.update(block) + encryptor.finalize()
 
 
@@ -82,7 +85,7 @@ def authorize(port, pan, expiry, pin, zone_pin_key_hex="0123456789ABCDEFFEDCBA98
     doc = {"t": "2100", "2": pan, "3": "000000", "4": "000000000100", "7": "1125001500", "11": stan,
            "12": "261125001500", "14": expiry, "22": "051", "24": "100", "26": "6011", "32": "12345678",
            "37": "RRN" + stan + "000", "41": "ATM00001", "42": "ATM-OPERATOR-01", "49": "978",
-           "52": pin_block(pin, pan, zone_pin_key_hex)}
+           "52": pin_block(pin, pan, zone_pin_key_hex).hex().upper()}  # pyiso8583 takes binary fields as hex
     raw, _ = iso8583.encode(doc, spec)
     with socket.create_connection(("127.0.0.1", int(port))) as sock:
         sock.sendall(struct.pack(">H", len(raw)) + bytes(raw))
