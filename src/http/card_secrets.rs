@@ -5,8 +5,9 @@
 //! - set PIN (user; 4 to 6 digits, kept only as the keyed verification value);
 //! - corporate physical cards ordered with a PIN (`/secure/cards/physical_with_pin`).
 //!
-//! Each of these refuses plaintext with `ENCRYPTION_REQUIRED`. Tenant checks
-//! are those of [`super::wallet`]: another partner's card is `CARD_NOT_FOUND`.
+//! Each of these refuses plaintext with `ENCRYPTION_REQUIRED`, after the tenant
+//! check (those of [`super::wallet`]: another partner's card is
+//! `CARD_NOT_FOUND`, whatever the headers).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +21,7 @@ use utoipa_axum::routes;
 use super::Api;
 use super::auth::permission::ManageCards;
 use super::auth::{Authorized, CustomerSession, PartnerIdentity};
-use super::encryption::{ClientEncryption, EncryptedBody, EncryptedJson, EncryptionRequired, Sealed};
+use super::encryption::{ClientEncryption, EncryptedBody, EncryptedJson, Sealed};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
 use super::wallet::{
@@ -260,9 +261,10 @@ async fn me_full_card(
     State(api): State<Api>,
     session: CustomerSession,
     ApiPath(card_id): ApiPath<i64>,
-    EncryptionRequired(reply_to): EncryptionRequired,
+    encryption: ClientEncryption,
 ) -> Result<Sealed<FullCardResponse>, ApiError> {
     let card = user_card(&api, session.customer_id, card_id)?;
+    let reply_to = encryption.require()?;
     let data = cards::reveal(&api.state, card_id)?;
     Ok(Sealed {
         status: StatusCode::OK,
@@ -291,10 +293,11 @@ async fn secure_full_card(
     State(api): State<Api>,
     partner: PartnerIdentity,
     ApiPath((customer_id, card_id)): ApiPath<(i64, i64)>,
-    EncryptionRequired(reply_to): EncryptionRequired,
+    encryption: ClientEncryption,
 ) -> Result<Sealed<FullCardResponse>, ApiError> {
     user(&api, partner.scope(), customer_id)?;
     let card = user_card(&api, customer_id, card_id)?;
+    let reply_to = encryption.require()?;
     let data = cards::reveal(&api.state, card_id)?;
     Ok(Sealed {
         status: StatusCode::OK,
@@ -326,9 +329,10 @@ async fn me_reset_cvv(
     State(api): State<Api>,
     session: CustomerSession,
     ApiPath(card_id): ApiPath<i64>,
-    EncryptionRequired(reply_to): EncryptionRequired,
+    encryption: ClientEncryption,
 ) -> Result<Sealed<FullCardResponse>, ApiError> {
     user_card(&api, session.customer_id, card_id)?;
+    let reply_to = encryption.require()?;
     let data = cards::reset_cvc2(&api.state, card_id).await?;
     let card = user_card(&api, session.customer_id, card_id)?;
     Ok(Sealed {
@@ -360,9 +364,10 @@ async fn admin_reset_cvv(
     State(api): State<Api>,
     session: Authorized<ManageCards>,
     ApiPath(card_id): ApiPath<i64>,
-    EncryptionRequired(reply_to): EncryptionRequired,
+    encryption: ClientEncryption,
 ) -> Result<Sealed<CardResponse>, ApiError> {
     admin_card(&api, session.scope(), card_id)?;
+    let reply_to = encryption.require()?;
     cards::reset_cvc2(&api.state, card_id).await?;
     let card = admin_card(&api, session.scope(), card_id)?;
     Ok(Sealed {
@@ -399,8 +404,9 @@ async fn me_set_pin(
     request: EncryptedJson<SetPinRequest>,
 ) -> Result<StatusCode, ApiError> {
     user_card(&api, session.customer_id, card_id)?;
-    pin_digits(&request.value.pin)?;
-    cards::set_pin(&api.state, card_id, &request.value.pin).await?;
+    let (request, _) = request.open(&api)?;
+    pin_digits(&request.pin)?;
+    cards::set_pin(&api.state, card_id, &request.pin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -427,7 +433,7 @@ async fn secure_order_physical_card_with_pin(
     partner: PartnerIdentity,
     request: EncryptedJson<CorporatePhysicalWithPinRequest>,
 ) -> Result<Sealed<CardResponse>, ApiError> {
-    let EncryptedJson { value, reply_to } = request;
+    let (value, reply_to) = request.open(&api)?;
     let corporation = approved_corporation(&api, partner.scope(), value.dc_corporation_id)?;
     let balance = corporate_balance(&api, partner.scope(), value.balance_id)?;
     if balance.owner != Owner::Corporation(corporation.id) {

@@ -116,6 +116,11 @@ impl ClientEncryption {
             None
         }
     }
+
+    /// The key to encrypt the answer to, for a route whose answer must be encrypted.
+    pub fn require(&self) -> Result<RecipientKey, ApiError> {
+        self.reply_to().cloned().ok_or(ApiError::EncryptionRequired)
+    }
 }
 
 fn flag(parts: &Parts, name: &'static str) -> Result<bool, ApiError> {
@@ -146,24 +151,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientEncryption {
     }
 }
 
-/// A route whose answer must be encrypted (GET, body-less POST): the client's
-/// key, and `Encrypt-Response: true` (or `Encrypted-Request: true`).
-#[derive(Debug, Clone)]
-pub struct EncryptionRequired(pub RecipientKey);
-
-impl<S: Send + Sync> FromRequestParts<S> for EncryptionRequired {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let encryption = ClientEncryption::from_request_parts(parts, state).await?;
-        encryption
-            .reply_to()
-            .cloned()
-            .map(EncryptionRequired)
-            .ok_or(ApiError::EncryptionRequired)
-    }
-}
-
 /// The body of every encrypted request and answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -173,11 +160,14 @@ pub struct EncryptedBody {
     pub payload: String,
 }
 
-/// An encrypted JSON body (`Encrypted-Request: true`), decrypted, with the client's key for the answer.
+/// An encrypted JSON body (`Encrypted-Request: true`), read but not yet
+/// opened: [`EncryptedJson::open`] checks the headers and decrypts, so that a
+/// handler can answer its tenant checks (404) first, whatever was sent.
 #[derive(Debug)]
 pub struct EncryptedJson<T> {
-    pub value: T,
-    pub reply_to: RecipientKey,
+    encryption: Result<ClientEncryption, ApiError>,
+    body: axum::body::Bytes,
+    body_type: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T: DeserializeOwned> FromRequest<Api> for EncryptedJson<T> {
@@ -185,15 +175,30 @@ impl<T: DeserializeOwned> FromRequest<Api> for EncryptedJson<T> {
 
     async fn from_request(request: Request, api: &Api) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
-        let encryption = ClientEncryption::from_request_parts(&mut parts, api).await?;
-        let reply_to = match (encryption.encrypted_request, encryption.public_key) {
-            (true, Some(key)) => key,
-            _ => return Err(ApiError::EncryptionRequired),
-        };
-        let bytes = axum::body::Bytes::from_request(Request::from_parts(parts, body), api)
+        let encryption = ClientEncryption::from_request_parts(&mut parts, api).await;
+        let body = axum::body::Bytes::from_request(Request::from_parts(parts, body), api)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
-        let envelope: EncryptedBody = serde_json::from_slice(&bytes)
+        Ok(EncryptedJson {
+            encryption,
+            body,
+            body_type: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> EncryptedJson<T> {
+    /// The decrypted body and the client's key for the answer.
+    pub fn open(self, api: &Api) -> Result<(T, RecipientKey), ApiError> {
+        let reply_to = match self.encryption? {
+            ClientEncryption {
+                encrypted_request: true,
+                public_key: Some(key),
+                ..
+            } => key,
+            _ => return Err(ApiError::EncryptionRequired),
+        };
+        let envelope: EncryptedBody = serde_json::from_slice(&self.body)
             .map_err(|_| ApiError::InvalidPayload("the body must be {\"payload\": \"<compact JWE>\"}".into()))?;
         let plaintext = api
             .platform_keys
@@ -202,8 +207,7 @@ impl<T: DeserializeOwned> FromRequest<Api> for EncryptedJson<T> {
                 JweError::Invalid(reason) => ApiError::InvalidPayload(reason.into()),
                 JweError::CannotDecrypt | JweError::Key => ApiError::CantDecryptPayload,
             })?;
-        let value = decrypted_json(&plaintext)?;
-        Ok(EncryptedJson { value, reply_to })
+        Ok((decrypted_json(&plaintext)?, reply_to))
     }
 }
 
