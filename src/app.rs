@@ -111,6 +111,9 @@ impl Application {
             personalization: Arc::new(crate::cards::personalization::SimulatedCenter {
                 delay: std::time::Duration::from_secs(config.cards.personalization_delay_s),
             }),
+            platform_keys: Arc::new(
+                crate::http::encryption::load_platform_keys(&config.jwe).context("the JWE key pair (section `jwe`)")?,
+            ),
         };
         let deliverer = crate::notifications::Deliverer::new(state.clone(), &config.notifications, &config.webhooks)
             .context("the webhook client (section `notifications`)")?;
@@ -231,8 +234,15 @@ pub async fn open_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         std::fs::create_dir_all(&directory)
             .with_context(|| format!("creating the data directory {}", directory.display()))?;
     }
-    let keys = CardKeys::new(config.crypto.data_key.bytes(), config.crypto.lookup_key.bytes())
-        .context("key `crypto.data_key` or `crypto.lookup_key`")?;
+    let retired = config.crypto.retired()?;
+    let retired: Vec<(u8, &[u8])> = retired.iter().map(|(id, key)| (*id, key.as_slice())).collect();
+    let keys = CardKeys::with_rotation(
+        config.crypto.data_key_id,
+        config.crypto.data_key.bytes(),
+        &retired,
+        config.crypto.lookup_key.bytes(),
+    )
+    .context("keys `crypto.data_key`, `crypto.retired_data_keys` or `crypto.lookup_key`")?;
     let instance_lock = InstanceLock::acquire(&config.database.url)
         .await
         .context("taking the database's instance lock (key `database.url`)")?;

@@ -12,14 +12,16 @@
 //! - [`balances`]: opening balances, external loads, transfers between balances.
 //! - [`cards`]: issuing cards (PAN, expiry, CVC2), lock/unlock/remove, physical orders with a
 //!   personalization-center interface, link/activate, PINs.
-//! - [`crypto`]: card data at rest (AES-256-GCM), look-up hashes (HMAC), PIN blocks (3DES).
+//! - [`crypto`]: card data at rest (AES-256-GCM, key ids for rotation), look-up hashes (HMAC), PIN blocks
+//!   (3DES), JWE compact serialization (RSA-OAEP(-256) on aws-lc-rs + A256GCM) and the platform's key ring.
 //! - [`money`]: ISO 4217 currencies, exact amounts, minor units.
 //! - [`provision`]: offline provisioning of funded cards for load tests and demos (`antaca provision`).
 //! - [`state`]: the shared in-memory state (cards, balances, holds, answers) and its group-committing journal.
 //! - [`store`]: the database under the state (PostgreSQL or SQLite): migrations, start-up load, batch commit.
 //! - [`instance_lock`]: one switch per database (advisory lock / file lock), held for the process's life.
 //! - [`http`]: the HTTPS listener: the lifecycle API's channels (`/secure`, `/lifecycle/v1`,
-//!   `/customers/me`, `/admin`), TLS and development certificates, errors, OpenAPI, health, metrics.
+//!   `/customers/me`, `/admin`), TLS and development certificates, errors, OpenAPI, health, metrics,
+//!   the JWE channel (encrypted bodies and answers) and the sensitive card data routes over it.
 //! - [`customers`]: users: registration, the partner's KYC flag, platform KYC (verifier, review queue).
 //! - [`corporations`]: corporations and KYB decisions, each transition recorded with who and when.
 //! - [`sessions`]: session tokens (hashed at rest, expiring, renewable) and device pairing.

@@ -299,8 +299,15 @@ pub async fn activate(state: &State, card_id: CardId) -> Result<(), CardError> {
     .await
 }
 
-/// Sets a card's PIN (stored only as its keyed verification value); resets the tries.
+/// Digits of a PIN a cardholder sets.
+pub const SET_PIN_DIGITS: std::ops::RangeInclusive<usize> = 4..=6;
+
+/// Sets a card's PIN, 4 to 6 digits (stored only as its keyed verification
+/// value, which the switch checks DE 52 against); resets the tries.
 pub async fn set_pin(state: &State, card_id: CardId, pin: &str) -> Result<(), CardError> {
+    if !SET_PIN_DIGITS.contains(&pin.len()) {
+        return Err(CardError::InvalidPin);
+    }
     let pin = ClearPin::new(pin.as_bytes()).map_err(|_| CardError::InvalidPin)?;
     let cell = state.card(card_id).ok_or(CardError::NotFound)?;
     let pan_encrypted = cell.lock().card.pan_encrypted.clone();
@@ -318,6 +325,50 @@ pub async fn set_pin(state: &State, card_id: CardId, pin: &str) -> Result<(), Ca
         })),
     })
     .await
+}
+
+/// A card's full data (PAN, expiry, CVC2), decrypted for delivery over JWE.
+pub fn reveal(state: &State, card_id: CardId) -> Result<IssuedCard, CardError> {
+    let card = state.card(card_id).ok_or(CardError::NotFound)?.lock().card.clone();
+    if card.status == CardStatus::Removed {
+        return Err(CardError::NotFound);
+    }
+    let keys = state.keys();
+    let clear = |sealed: &[u8]| {
+        keys.decrypt(sealed)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or(CardError::InvalidState)
+    };
+    Ok(IssuedCard {
+        card_id,
+        pan: clear(&card.pan_encrypted)?,
+        expiry: card.expiry,
+        cvc2: clear(&card.cvc_encrypted)?,
+    })
+}
+
+/// Gives a virtual card a new random CVC2: the one the switch checks from the
+/// moment this returns. Returns the card's full data with it.
+pub async fn reset_cvc2(state: &State, card_id: CardId) -> Result<IssuedCard, CardError> {
+    let cvc2 = format!("{:03}", rand::rng().random_range(0..1000u16));
+    let sealed = state.keys().encrypt(cvc2.as_bytes());
+    let cell = state.card(card_id).ok_or(CardError::NotFound)?;
+    if cell.lock().card.kind != CardKind::Virtual {
+        return Err(CardError::InvalidState);
+    }
+    update_card(state, card_id, |current| match current.status {
+        CardStatus::Removed => Err(CardError::NotFound),
+        CardStatus::Locked(reason) if reason.is_irreversible() => Err(CardError::Irreversible),
+        _ => Ok(Some(CardUpdate {
+            cvc_encrypted: sealed.clone(),
+            ..current.clone()
+        })),
+    })
+    .await?;
+    let mut card = reveal(state, card_id)?;
+    card.cvc2 = cvc2;
+    Ok(card)
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub struct Config {
     pub journal: JournalConfig,
     pub authorization: AuthorizationConfig,
     pub crypto: CryptoConfig,
+    #[serde(default)]
+    pub jwe: JweConfig,
     pub log: LogConfig,
     #[serde(default)]
     pub programs: Vec<ProgramConfig>,
@@ -157,7 +159,7 @@ pub struct KycConfig {
 }
 
 /// A secret given as text (a password). Its `Debug` never shows it.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(from = "String")]
 pub struct Secret(String);
 
@@ -209,7 +211,86 @@ pub struct AuthorizationConfig {
 #[serde(deny_unknown_fields)]
 pub struct CryptoConfig {
     pub data_key: HexKey,
+    /// The id stored with everything `data_key` seals (1..=255).
+    #[serde(default = "default_data_key_id")]
+    pub data_key_id: u8,
+    /// Keys rotated out that still decrypt what they sealed: `ID:HEX,ID:HEX` (empty: none).
+    #[serde(default)]
+    pub retired_data_keys: Secret,
     pub lookup_key: HexKey,
+}
+
+fn default_data_key_id() -> u8 {
+    crate::crypto::DEFAULT_DATA_KEY_ID
+}
+
+impl CryptoConfig {
+    /// `retired_data_keys` parsed: (id, key) pairs.
+    pub fn retired(&self) -> Result<Vec<(u8, Vec<u8>)>, ConfigError> {
+        let refused = || {
+            ConfigError("key `crypto.retired_data_keys` must be `ID:HEX,...` with ids 1..=255 and 32-byte keys".into())
+        };
+        self.retired_data_keys
+            .expose()
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let (id, key) = entry.split_once(':').ok_or_else(refused)?;
+                let id: u8 = id.trim().parse().map_err(|_| refused())?;
+                let key = hex::decode(key.trim()).map_err(|_| refused())?;
+                if id == 0 || key.len() != 32 {
+                    return Err(refused());
+                }
+                Ok((id, key))
+            })
+            .collect()
+    }
+}
+
+/// The platform's RSA key pair(s) for JWE. `private_key_path` empty: a
+/// development key is generated into `dev_directory` at first start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JweConfig {
+    pub private_key_path: PathBuf,
+    pub key_id: String,
+    pub previous_private_key_path: PathBuf,
+    pub previous_key_id: String,
+    /// RFC 3339 instant after which the previous key no longer decrypts.
+    pub previous_key_valid_until: String,
+    pub dev_directory: PathBuf,
+}
+
+impl Default for JweConfig {
+    fn default() -> Self {
+        JweConfig {
+            private_key_path: PathBuf::new(),
+            key_id: String::new(),
+            previous_private_key_path: PathBuf::new(),
+            previous_key_id: String::new(),
+            previous_key_valid_until: String::new(),
+            dev_directory: PathBuf::from("data/jwe"),
+        }
+    }
+}
+
+impl JweConfig {
+    /// The end of the previous key's grace period (Unix ms), when one is configured.
+    pub fn previous_valid_until_ms(&self) -> Result<Option<i64>, ConfigError> {
+        if self.previous_private_key_path.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        chrono::DateTime::parse_from_rfc3339(self.previous_key_valid_until.trim())
+            .map(|instant| Some(instant.timestamp_millis()))
+            .map_err(|_| {
+                ConfigError(
+                    "key `jwe.previous_key_valid_until` must be an RFC 3339 instant when \
+                     `jwe.previous_private_key_path` is set"
+                        .into(),
+                )
+            })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -375,6 +456,25 @@ impl Config {
             if value.bytes().len() != 32 {
                 return Err(ConfigError(format!("key `{key}` must be 32 bytes in hex")));
             }
+        }
+        if self.crypto.data_key_id == 0 {
+            return Err(ConfigError("key `crypto.data_key_id` must be within 1..=255".into()));
+        }
+        if self
+            .crypto
+            .retired()?
+            .iter()
+            .any(|(id, _)| *id == self.crypto.data_key_id)
+        {
+            return Err(ConfigError(
+                "key `crypto.retired_data_keys` reuses the id of `crypto.data_key_id`".into(),
+            ));
+        }
+        self.jwe.previous_valid_until_ms()?;
+        if self.jwe.private_key_path.as_os_str().is_empty() && self.jwe.dev_directory.as_os_str().is_empty() {
+            return Err(ConfigError(
+                "key `jwe.dev_directory` must name a directory when `jwe.private_key_path` is empty".into(),
+            ));
         }
         if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres")) {
             return Err(ConfigError(

@@ -35,6 +35,17 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the body is larger than this server accepts")]
     PayloadTooLarge,
+    #[error(
+        "this route requires JWE: a Public-Key header and Encrypted-Request: true (a body) or Encrypt-Response: true"
+    )]
+    EncryptionRequired,
+    #[error("the Public-Key header is not a base64 RSA public key (SubjectPublicKeyInfo) of at least 2048 bits")]
+    InvalidPublicKey,
+    #[error("{0}")]
+    InvalidPayload(String),
+    /// Every decryption failure after the header check: one message, one code (no padding oracle).
+    #[error("the payload could not be decrypted with the platform's key")]
+    CantDecryptPayload,
     #[error("this channel requires a client certificate signed by a partner CA")]
     ClientCertificateRequired,
     #[error("the client certificate names no configured partner")]
@@ -84,7 +95,12 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Validation { .. } | ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation { .. }
+            | ApiError::MalformedJson(_)
+            | ApiError::EncryptionRequired
+            | ApiError::InvalidPublicKey
+            | ApiError::InvalidPayload(_)
+            | ApiError::CantDecryptPayload => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ClientCertificateRequired
@@ -106,6 +122,10 @@ impl ApiError {
             ApiError::MalformedJson(_) => "MALFORMED_JSON",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ApiError::EncryptionRequired => "ENCRYPTION_REQUIRED",
+            ApiError::InvalidPublicKey => "INVALID_PUBLIC_KEY",
+            ApiError::InvalidPayload(_) => "INVALID_PAYLOAD",
+            ApiError::CantDecryptPayload => "CANT_DECRYPT_PAYLOAD",
             ApiError::ClientCertificateRequired => "CLIENT_CERTIFICATE_REQUIRED",
             ApiError::PartnerUnknown => "PARTNER_UNKNOWN",
             ApiError::SessionRequired => "SESSION_REQUIRED",

@@ -8,11 +8,15 @@
 //! - [`auth`]: extractors per channel (partner certificate, mobile session, admin session + role).
 //! - [`extract`]: JSON body, path and query extractors answering with [`error::ApiError`].
 //! - [`dto`]: shared request/response bodies and their validation.
+//! - [`encryption`]: the JWE channel (`Public-Key`, `Encrypted-Request`, `Encrypt-Response` headers,
+//!   encrypted bodies and answers) and the platform's key pair.
 //! - Route groups: [`public`] (`/health`, `/metrics`, `/openapi.json`), [`lifecycle`]
 //!   (`/lifecycle/v1`), [`secure`] (`/secure`), [`mobile`] (`/customers/me`), [`admin`] (`/admin`),
 //!   [`wallet`] (user balances and cards on `/secure` and `/customers/me`), [`partner_balances`]
 //!   (partner credit and deposit balances, the balance summary), [`corporate_cards`] (a corporation's
-//!   physical cards and its cards' lock/unlock/remove/activate), [`notifications`] (the outbox).
+//!   physical cards and its cards' lock/unlock/remove/activate), [`notifications`] (the outbox),
+//!   [`card_secrets`] (full card data, CVV reset, set PIN, physical card with PIN, all over JWE;
+//!   the platform's public key).
 //!   [`async_cards`]: virtual cards issued in the background, requests kept across restarts.
 //!
 //! Every route is declared through `utoipa-axum`, so the router and the
@@ -22,9 +26,11 @@
 pub mod admin;
 pub mod async_cards;
 pub mod auth;
+pub mod card_secrets;
 pub mod corporate_cards;
 pub mod dev_certificates;
 pub mod dto;
+pub mod encryption;
 pub mod error;
 pub mod extract;
 pub mod lifecycle;
@@ -69,6 +75,8 @@ pub struct Api {
     pub metrics: PrometheusHandle,
     /// Where physical cards are ordered.
     pub personalization: Arc<dyn crate::cards::personalization::PersonalizationCenter>,
+    /// The platform's JWE key pair(s) (`[jwe]`).
+    pub platform_keys: Arc<crate::crypto::jwe::PlatformKeys>,
 }
 
 /// The API's settings, from the config.
@@ -113,6 +121,11 @@ impl ApiSettings {
         (name = "secure", description = "Partner servers (client certificate): KYC, device pairing, balances, cards"),
         (name = "mobile", description = "The user's mobile app (session token)"),
         (name = "admin", description = "Administration panel (admin session; roles per route)"),
+        (name = "encryption", description = "Sensitive card data over JWE: the platform's public key (no client \
+            certificate needed), full card data, CVV reset, set PIN. Headers: `Public-Key` (the client's RSA \
+            public key, base64 SubjectPublicKeyInfo), `Encrypted-Request: true` (body and answer encrypted) or \
+            `Encrypt-Response: true` (answer only). Bodies and answers are `{\"payload\": \"<compact JWE>\"}`; \
+            errors are plain: ENCRYPTION_REQUIRED, INVALID_PUBLIC_KEY, INVALID_PAYLOAD, CANT_DECRYPT_PAYLOAD."),
     )
 )]
 struct ApiDoc;
@@ -148,6 +161,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(async_cards::routes())
         .merge(corporate_cards::routes())
         .merge(notifications::routes())
+        .merge(card_secrets::routes())
 }
 
 /// The OpenAPI document of every route (what `specs/openapi.json` holds).

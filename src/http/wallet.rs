@@ -18,7 +18,9 @@ use utoipa_axum::routes;
 use super::Api;
 use super::auth::permission::{IssueCards, ManageCards};
 use super::auth::{Authorized, CustomerSession, PartnerIdentity};
+use super::card_secrets;
 use super::dto::time;
+use super::encryption::ClientEncryption;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::balances::{self, BalanceError};
@@ -27,6 +29,7 @@ use crate::state::{
     Balance, BalanceId, BalanceKind, BalanceState, Card, CardId, CardKind, CardStatus, CustomerId, FundingModel,
     KycStatus, LockReason, Owner, ProgramEntry, Scope, TransferKind,
 };
+use axum::response::Response;
 
 pub fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new()
@@ -265,7 +268,7 @@ impl From<CardError> for ApiError {
 // ---------------------------------------------------------------- operations
 
 /// The user, if the caller may see it.
-fn user(api: &Api, scope: Scope<'_>, customer_id: CustomerId) -> Result<crate::state::Customer, ApiError> {
+pub(super) fn user(api: &Api, scope: Scope<'_>, customer_id: CustomerId) -> Result<crate::state::Customer, ApiError> {
     Ok(crate::customers::get(&api.state, scope, customer_id)?)
 }
 
@@ -279,7 +282,7 @@ fn user_balance(api: &Api, customer_id: CustomerId, balance_id: BalanceId) -> Re
 }
 
 /// A card of this user that was not removed.
-fn user_card(api: &Api, customer_id: CustomerId, card_id: CardId) -> Result<Card, ApiError> {
+pub(super) fn user_card(api: &Api, customer_id: CustomerId, card_id: CardId) -> Result<Card, ApiError> {
     let card = api
         .state
         .card(card_id)
@@ -624,7 +627,9 @@ async fn secure_reload_balance(
     params(("customerId" = i64, Path, description = "The user's id")),
     request_body = VirtualCardRequest,
     responses(
-        (status = 201, description = "Issued", body = CardResponse),
+        (status = 201, description = "Issued. With `Public-Key` and `Encrypt-Response: true`, the answer is \
+            `{\"payload\": \"<JWE>\"}` whose plaintext is a `FullCardResponse` (PAN, CVC2, expiry): card data \
+            leaves only inside JWE", body = CardResponse),
         (status = 400, description = "VALIDATION_FAILED (programId)", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND or BALANCE_NOT_FOUND", body = ErrorBody),
         (status = 409, description = "KYC_NOT_VERIFIED, BALANCE_NOT_ACTIVE", body = ErrorBody),
@@ -634,10 +639,11 @@ async fn secure_issue_virtual_card(
     State(api): State<Api>,
     partner: PartnerIdentity,
     ApiPath(customer_id): ApiPath<i64>,
+    encryption: ClientEncryption,
     ApiJson(request): ApiJson<VirtualCardRequest>,
-) -> Result<Created<CardResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let card = issue_virtual(&api, partner.scope(), customer_id, &request).await?;
-    Ok((StatusCode::CREATED, axum::Json(card)))
+    card_secrets::created_card(&api, &encryption, card)
 }
 
 /// The user's cards (not removed ones), on every balance.
@@ -794,7 +800,9 @@ async fn me_get_balance(
     security(("session" = [])),
     request_body = VirtualCardRequest,
     responses(
-        (status = 201, description = "Issued", body = CardResponse),
+        (status = 201, description = "Issued. With `Public-Key` and `Encrypt-Response: true`, the answer is \
+            `{\"payload\": \"<JWE>\"}` whose plaintext is a `FullCardResponse` (PAN, CVC2, expiry): card data \
+            leaves only inside JWE", body = CardResponse),
         (status = 401, description = "SESSION_REQUIRED, SESSION_INVALID or SESSION_EXPIRED", body = ErrorBody),
         (status = 404, description = "BALANCE_NOT_FOUND", body = ErrorBody),
         (status = 409, description = "KYC_NOT_VERIFIED, BALANCE_NOT_ACTIVE", body = ErrorBody),
@@ -803,10 +811,11 @@ async fn me_get_balance(
 async fn me_issue_virtual_card(
     State(api): State<Api>,
     session: CustomerSession,
+    encryption: ClientEncryption,
     ApiJson(request): ApiJson<VirtualCardRequest>,
-) -> Result<Created<CardResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let card = issue_virtual(&api, session.scope(), session.customer_id, &request).await?;
-    Ok((StatusCode::CREATED, axum::Json(card)))
+    card_secrets::created_card(&api, &encryption, card)
 }
 
 /// The user's cards (not removed ones).
@@ -941,7 +950,7 @@ pub struct CorporateCardRequest {
 }
 
 /// A corporation of the caller's partner, approved by KYB.
-fn approved_corporation(
+pub(super) fn approved_corporation(
     api: &Api,
     scope: Scope<'_>,
     corporation_id: i64,
@@ -957,7 +966,7 @@ fn approved_corporation(
 }
 
 /// A corporate balance of the caller's partner (anything else is `BALANCE_NOT_FOUND`).
-fn corporate_balance(api: &Api, scope: Scope<'_>, balance_id: BalanceId) -> Result<Balance, ApiError> {
+pub(super) fn corporate_balance(api: &Api, scope: Scope<'_>, balance_id: BalanceId) -> Result<Balance, ApiError> {
     api.state
         .balance(balance_id)
         .map(|cell| cell.snapshot())
@@ -1052,7 +1061,9 @@ async fn secure_reload_corporate_balance(
     security(("clientCertificate" = [])),
     request_body = CorporateCardRequest,
     responses(
-        (status = 201, description = "Issued", body = CardResponse),
+        (status = 201, description = "Issued. With `Public-Key` and `Encrypt-Response: true`, the answer is \
+            `{\"payload\": \"<JWE>\"}` whose plaintext is a `FullCardResponse` (PAN, CVC2, expiry): card data \
+            leaves only inside JWE", body = CardResponse),
         (status = 400, description = "VALIDATION_FAILED (programId)", body = ErrorBody),
         (status = 404, description = "CORPORATION_NOT_FOUND or BALANCE_NOT_FOUND", body = ErrorBody),
         (status = 409, description = "KYB_NOT_APPROVED, BALANCE_NOT_ACTIVE", body = ErrorBody),
@@ -1061,8 +1072,9 @@ async fn secure_reload_corporate_balance(
 async fn secure_issue_corporate_virtual_card(
     State(api): State<Api>,
     partner: PartnerIdentity,
+    encryption: ClientEncryption,
     ApiJson(request): ApiJson<CorporateCardRequest>,
-) -> Result<Created<CardResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let corporation = approved_corporation(&api, partner.scope(), request.dc_corporation_id)?;
     let balance = corporate_balance(&api, partner.scope(), request.balance_id)?;
     if balance.owner != Owner::Corporation(corporation.id) {
@@ -1084,7 +1096,7 @@ async fn secure_issue_corporate_virtual_card(
         .card(issued.card_id)
         .map(|cell| cell.lock().card.clone())
         .ok_or(ApiError::NotFound("card"))?;
-    Ok((StatusCode::CREATED, axum::Json(CardResponse::from(&card))))
+    card_secrets::created_card(&api, &encryption, CardResponse::from(&card))
 }
 
 // ---------------------------------------------------------------- physical cards

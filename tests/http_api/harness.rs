@@ -46,8 +46,10 @@ pub struct Api {
 /// bootstrap administrator.
 pub fn config(database_url: &str, directory: &Path, overrides: &[(&str, &str)]) -> Config {
     let certificates = directory.join("tls");
+    let jwe = directory.join("jwe");
     let mut environment = vec![
         ("ANTACA__TLS__DEV_DIRECTORY", certificates.to_str().unwrap()),
+        ("ANTACA__JWE__DEV_DIRECTORY", jwe.to_str().unwrap()),
         ("ANTACA__ADMIN__BOOTSTRAP_USERNAME", ADMIN),
         ("ANTACA__ADMIN__BOOTSTRAP_PASSWORD", ADMIN_PASSWORD),
         ("ANTACA__HTTP__BODY_BYTES_MAX", "16384"),

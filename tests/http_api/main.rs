@@ -11,7 +11,9 @@ mod common;
 mod support;
 
 mod harness;
+mod jwe_client;
 
+mod card_secrets;
 mod channels;
 mod corporate;
 mod flows;

@@ -43,6 +43,11 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
         "ANTACA__TLS__DEV_DIRECTORY".to_owned(),
         certificates.display().to_string(),
     ));
+    // Likewise the development JWE key.
+    environment.push((
+        "ANTACA__JWE__DEV_DIRECTORY".to_owned(),
+        certificates.join("jwe").display().to_string(),
+    ));
     environment.extend(
         overrides
             .iter()
