@@ -20,7 +20,7 @@ use antaca::crypto::CardKeys;
 use antaca::crypto::pin_block::ZonePinKey;
 use antaca::iso8583::{OutMessage, Spec};
 use antaca::network::Reply;
-use antaca::state::journal::{CommitTarget, Written};
+use antaca::state::journal::{BatchId, CommitTarget, Written};
 use antaca::state::{
     BalanceKind, Change, JournalError, JournalLimits, LoadedState, ManualClock, Owner, State, TransferKind,
 };
@@ -38,6 +38,7 @@ struct NoStorage;
 impl CommitTarget for NoStorage {
     fn commit<'a>(
         &'a self,
+        _: BatchId,
         _: &'a [Change],
         _: Written,
     ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>> {

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use antaca::config::Config;
 use antaca::crypto::CardKeys;
-use antaca::state::journal::{CommitTarget, Written};
+use antaca::state::journal::{BatchId, CommitTarget, Written};
 use antaca::state::{
     Balance, BalanceId, BalanceKind, BalanceState, Card, CardId, CardKind, CardStatus, Change, Customer, FundingModel,
     HoldStatus, IdKind, JournalError, JournalLimits, KycStatus, LoadedState, Owner, Partner, Program, RecordedAnswer,
@@ -93,6 +93,7 @@ impl StoreTarget {
 impl CommitTarget for StoreTarget {
     fn commit<'a>(
         &'a self,
+        batch: BatchId,
         changes: &'a [Change],
         written: Written,
     ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>> {
@@ -100,7 +101,7 @@ impl CommitTarget for StoreTarget {
             let started = Instant::now();
             let result = self
                 .store
-                .commit_signalling(changes, written)
+                .commit_signalling(changes, Some(batch), written)
                 .await
                 .map_err(|_| JournalError::Failed);
             self.commit_nanos

@@ -22,33 +22,58 @@ use crate::crypto::pin_block::ZonePinKey;
 use crate::instance_lock::InstanceLock;
 use crate::iso8583::Spec;
 use crate::network::{NetworkServer, ServerLimits};
-use crate::state::journal::{CommitTarget, Written};
+use crate::state::journal::{BatchId, CommitTarget, Written};
 use crate::state::{
     Balance, BalanceKind, BalanceState, Change, Clock, FundingModel, JournalError, JournalLimits, LoadedState, Owner,
     PLATFORM_PARTNER, Partner, Program, SETTLEMENT, State, Submission, SystemClock, clearing_purpose,
 };
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// The store as the journal's commit target: an unreachable database is
-/// `Unavailable` (9109 now, fine again once it is back), anything else `Failed`.
+/// `Unavailable` (9109 now, fine again once it is back), a COMMIT left unanswered `InDoubt`
+/// (resolved by looking for the batch's marker), anything else `Failed`.
 #[derive(Debug)]
 struct StoreTarget(Store);
 
 impl CommitTarget for StoreTarget {
     fn commit<'a>(
         &'a self,
+        batch: BatchId,
         changes: &'a [Change],
         written: Written,
     ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>> {
         Box::pin(async move {
-            self.0.commit_signalling(changes, written).await.map_err(|error| {
-                tracing::error!(%error, "commit failed");
-                if error.is_unavailable() {
-                    JournalError::Unavailable
-                } else {
-                    JournalError::Failed
+            self.0
+                .commit_signalling(changes, Some(batch), written)
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "commit failed");
+                    if matches!(error, StoreError::InDoubt(_)) {
+                        JournalError::InDoubt
+                    } else if error.is_unavailable() {
+                        JournalError::Unavailable
+                    } else {
+                        JournalError::Failed
+                    }
+                })
+        })
+    }
+
+    fn resolve(&self, batch: BatchId) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            // Asked until the database answers: a wrong guess either way would answer the network
+            // against what is stored. Meanwhile the batch's funds stay reserved.
+            let mut pause = Duration::from_millis(50);
+            loop {
+                match self.0.batch_stored(batch).await {
+                    Ok(stored) => return stored,
+                    Err(error) => {
+                        tracing::warn!(%error, batch, "cannot tell yet whether an in-doubt batch was stored");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(2));
+                    }
                 }
-            })
+            }
         })
     }
 }

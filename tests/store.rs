@@ -608,7 +608,7 @@ async fn migrations_run_twice_are_idempotent() {
         let mut oracle = Oracle::default();
         commit(&db.store, &mut oracle, &base()).await;
         let again = db.reconnect().await;
-        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 4);
+        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 5);
         oracle.check(&again, 0).await;
         commit(&again, &mut oracle, &place_hold(1, 1, 500)).await;
         oracle.check(&db.store, 0).await;
@@ -1302,6 +1302,49 @@ async fn commit_holds_per_second() {
             db.backend,
             HOLDS as f64 / elapsed.as_secs_f64()
         );
+    })
+    .await;
+}
+
+/// After a COMMIT whose answer was lost, the journal asks whether the batch's marker is stored: yes
+/// for a committed batch, no for one that was not (and asking leaves no marker behind); on
+/// PostgreSQL, asking while the batch's transaction is still open waits for it to end.
+#[tokio::test]
+async fn an_in_doubt_batch_is_found_by_its_marker() {
+    use antaca::state::journal::Written;
+    use sqlx::Connection;
+    each_store(|db| async move {
+        db.store
+            .commit_signalling(&base(), Some(41), Written::unobserved())
+            .await
+            .unwrap();
+        assert!(db.store.batch_stored(41).await.unwrap(), "a committed batch is found");
+        assert!(
+            !db.store.batch_stored(42).await.unwrap(),
+            "a batch never committed is not"
+        );
+        assert!(!db.store.batch_stored(42).await.unwrap(), "asking stored nothing");
+        assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM committed_batches").await, 1);
+        if !matches!(db.backend, Backend::Postgres) {
+            return;
+        }
+        for commits in [true, false] {
+            let marker = if commits { 43 } else { 44 };
+            let mut open = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut open).await.unwrap();
+            sqlx::query("INSERT INTO committed_batches (id) VALUES ($1)")
+                .bind(marker)
+                .execute(&mut open)
+                .await
+                .unwrap();
+            let store = db.store.clone();
+            let asking = tokio::spawn(async move { store.batch_stored(marker).await.unwrap() });
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert!(!asking.is_finished(), "the question waits for the open transaction");
+            let end = if commits { "COMMIT" } else { "ROLLBACK" };
+            sqlx::query(end).execute(&mut open).await.unwrap();
+            assert_eq!(asking.await.unwrap(), commits, "after {end}");
+        }
     })
     .await;
 }

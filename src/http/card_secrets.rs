@@ -24,9 +24,7 @@ use super::auth::{Authorized, CustomerSession, PartnerIdentity};
 use super::encryption::{ClientEncryption, EncryptedBody, EncryptedJson, Sealed};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
-use super::wallet::{
-    CardResponse, approved_corporation, corporate_balance, program_for, user, user_card,
-};
+use super::wallet::{CardResponse, approved_corporation, corporate_balance, program_for, user, user_card};
 use crate::cards::{self, CardRequest, IssuedCard, SET_PIN_DIGITS};
 use crate::crypto::jwe::{ENC_A256GCM, KeyAlgorithm, PublicJwk};
 use crate::state::{CardId, CardKind, Owner};

@@ -185,7 +185,7 @@ impl From<JournalError> for ApiError {
     fn from(error: JournalError) -> Self {
         match error {
             // Overload and an unreachable database pass: the client may retry.
-            JournalError::Unavailable | JournalError::Overloaded => ApiError::Unavailable,
+            JournalError::Unavailable | JournalError::Overloaded | JournalError::InDoubt => ApiError::Unavailable,
             JournalError::Failed | JournalError::Stopped => ApiError::internal(format!("journal: {error}")),
         }
     }

@@ -36,18 +36,40 @@ pub enum JournalError {
     Overloaded,
     #[error("the journal has stopped")]
     Stopped,
+    /// The connection was lost during COMMIT: the batch may or may not be stored. The journal asks
+    /// [`CommitTarget::resolve`] before answering; submitters never see this.
+    #[error("the database did not confirm the commit")]
+    InDoubt,
 }
+
+/// A batch's identity, unique across restarts: the committer's start time in milliseconds shifted
+/// left by [`BATCH_COUNT_BITS`], plus the batch's number since then (a restart starts from a later
+/// millisecond, and no committer makes a million batches per millisecond of its life).
+pub type BatchId = i64;
+
+/// Bits of a [`BatchId`] that count batches; the rest is a time in milliseconds.
+pub const BATCH_COUNT_BITS: u32 = 20;
 
 /// Where batches are made durable (the store; a test may wrap it to inject faults).
 pub trait CommitTarget: Send + Sync + 'static {
     /// Makes `changes` durable in one transaction. `written` is to be signalled once every
     /// statement of the batch has run and only the COMMIT is left (dropping it signals too, late
     /// but safely): the journal starts writing the next batch only then.
+    ///
+    /// The target records `batch` with the changes, so that after [`JournalError::InDoubt`]
+    /// [`CommitTarget::resolve`] can tell whether they were stored.
     fn commit<'a>(
         &'a self,
+        batch: BatchId,
         changes: &'a [Change],
         written: Written,
     ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>>;
+
+    /// Whether batch `batch`, whose commit was in doubt, was stored: waits (retrying) until the
+    /// database can say. Only called after `commit` answered `InDoubt`.
+    fn resolve(&self, _batch: BatchId) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(std::future::ready(false))
+    }
 }
 
 /// Tells the journal that a batch's statements are done and only its COMMIT is left.
@@ -196,6 +218,7 @@ struct Batch {
     ranges: Vec<Range<usize>>,
     /// Where the changes the batch implies ([`Applier::consequences`]) begin.
     implied_from: usize,
+    id: BatchId,
 }
 
 impl Batch {
@@ -224,13 +247,17 @@ async fn run_committer(
     let mut writing: Option<oneshot::Receiver<()>> = None;
     // Emptied batches, reused so that their vectors keep their capacity.
     let mut spare: Vec<Batch> = Vec::with_capacity(depth);
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64);
+    let mut next_batch: BatchId = started_ms << BATCH_COUNT_BITS;
     let mut open = true;
     while open || !in_flight.is_empty() {
         let may_start = open && in_flight.len() < depth && writing.is_none();
         tokio::select! {
             biased;
             Some((batch, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                finish(&*applier, batch, result, &mut spare);
+                decided(&target, &applier, batch, result, &mut spare);
             }
             _ = async {
                 if let Some(signal) = writing.as_mut() {
@@ -253,12 +280,14 @@ async fn run_committer(
                     None => {
                         // Decidable only on the state with every batch ahead applied: let them finish.
                         while let Some((ahead, result)) = in_flight.next().await {
-                            finish(&*applier, ahead, result, &mut spare);
+                            decided(&target, &applier, ahead, result, &mut spare);
                         }
                         applier.consequences(&batch.changes, true).unwrap_or_default()
                     }
                 };
                 batch.changes.extend(implied);
+                batch.id = next_batch;
+                next_batch += 1;
                 let (written, signal) = oneshot::channel();
                 writing = Some(signal);
                 in_flight.push_back(start_commit(target.clone(), batch, Written(Some(written))));
@@ -310,12 +339,43 @@ fn start_commit(target: Arc<dyn CommitTarget>, batch: Batch, written: Written) -
         let result = if batch.changes.is_empty() {
             Ok(())
         } else {
-            target.commit(&batch.changes, written).await
+            target.commit(batch.id, &batch.changes, written).await
         };
         metrics::histogram!("antaca_journal_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("antaca_journal_batch_changes").record(batch.changes.len() as f64);
         (batch, result)
     })
+}
+
+/// Finishes a batch whose commit returned, or, if its outcome is in doubt, hands it to a task that
+/// asks the database and finishes it then. The committer goes on meanwhile (later batches fail fast
+/// while the database is away): batches in flight together are independent (see [`Written`]), so
+/// this one may be applied after later ones. Its reservations, pending card updates and claimed
+/// transactions stay as they are until then, so nothing builds on it, and repeats wait for it.
+fn decided(
+    target: &Arc<dyn CommitTarget>,
+    applier: &Arc<dyn Applier>,
+    batch: Batch,
+    result: Result<(), JournalError>,
+    spare: &mut Vec<Batch>,
+) {
+    if result != Err(JournalError::InDoubt) {
+        finish(&**applier, batch, result, spare);
+        return;
+    }
+    tracing::warn!(
+        batch = batch.id,
+        submissions = batch.entries.len(),
+        "commit in doubt: asking the database whether the batch was stored"
+    );
+    metrics::counter!("antaca_journal_in_doubt_batches_total").increment(1);
+    let (target, applier) = (target.clone(), applier.clone());
+    tokio::spawn(async move {
+        let stored = target.resolve(batch.id).await;
+        tracing::warn!(batch = batch.id, stored, "commit in doubt resolved");
+        let result = if stored { Ok(()) } else { Err(JournalError::Unavailable) };
+        finish(&*applier, batch, result, &mut Vec::new());
+    });
 }
 
 /// Applies a decided batch to memory (if committed), releases its reservations and answers its submitters.

@@ -41,6 +41,10 @@ pub enum StoreError {
     /// A stored value does not read back into the model (unknown enumeration spelling, wrong length).
     #[error("{table}.{column}: stored value cannot be read")]
     Corrupt { table: &'static str, column: &'static str },
+    /// The connection failed during COMMIT: the batch may or may not be stored
+    /// ([`crate::store::Store::batch_stored`] tells).
+    #[error("commit not confirmed: {0}")]
+    InDoubt(#[source] sqlx::Error),
     /// Any other database or driver error.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -66,6 +70,15 @@ impl std::fmt::Display for ConstraintKind {
 }
 
 impl StoreError {
+    /// An error of the COMMIT itself: an answer from the database means the transaction was rolled
+    /// back; no answer (connection lost, I/O error) leaves its outcome unknown.
+    pub(crate) fn from_commit(error: sqlx::Error) -> StoreError {
+        match error {
+            sqlx::Error::Database(_) => StoreError::from(error),
+            other => StoreError::InDoubt(other),
+        }
+    }
+
     /// True when the database could not be reached (as opposed to refusing what was written): the
     /// request may succeed later unchanged.
     pub fn is_unavailable(&self) -> bool {

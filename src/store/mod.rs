@@ -130,19 +130,35 @@ impl Store {
     /// If the connection is lost while the final COMMIT is under way, the error is
     /// [`StoreError::Unavailable`] and whether the batch was stored is not known.
     pub async fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
-        self.commit_signalling(changes, Written::unobserved()).await
+        self.commit_signalling(changes, None, Written::unobserved()).await
     }
 
     /// [`Store::commit`], signalling `written` once every statement has run and only the COMMIT is
     /// left (the journal's cue to start writing its next batch).
-    pub async fn commit_signalling(&self, changes: &[Change], written: Written) -> Result<(), StoreError> {
+    ///
+    /// `marker`, when given, is stored with the batch (`committed_batches`), so that after
+    /// [`StoreError::InDoubt`] [`Store::batch_stored`] can tell whether the batch was stored.
+    pub async fn commit_signalling(
+        &self,
+        changes: &[Change],
+        marker: Option<i64>,
+        written: Written,
+    ) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
         let batch = Batch::new(changes)?;
         match self {
-            Store::Postgres(pool) => postgres::commit(pool, &batch, written).await,
-            Store::Sqlite(pool) => sqlite::commit(pool, &batch, written).await,
+            Store::Postgres(pool) => postgres::commit(pool, &batch, marker, written).await,
+            Store::Sqlite(pool) => sqlite::commit(pool, &batch, marker, written).await,
+        }
+    }
+
+    /// Whether the batch committed with `marker` is stored (after [`StoreError::InDoubt`]).
+    pub async fn batch_stored(&self, marker: i64) -> Result<bool, StoreError> {
+        match self {
+            Store::Postgres(pool) => postgres::batch_stored(pool, marker).await,
+            Store::Sqlite(pool) => sqlite::batch_stored(pool, marker).await,
         }
     }
 

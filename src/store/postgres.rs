@@ -14,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use super::StoreError;
 use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
-use crate::state::journal::Written;
+use crate::state::journal::{BATCH_COUNT_BITS, Written};
 use crate::state::model::*;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -33,13 +33,37 @@ pub(super) async fn connect(url: &str, connections_max: u32) -> Result<PgPool, S
     Ok(pool)
 }
 
-pub(super) async fn commit(pool: &PgPool, batch: &Batch<'_>, written: Written) -> Result<(), StoreError> {
+pub(super) async fn commit(
+    pool: &PgPool,
+    batch: &Batch<'_>,
+    marker: Option<i64>,
+    written: Written,
+) -> Result<(), StoreError> {
     let mut transaction = pool.begin().await?;
     // On an error the transaction is dropped, which rolls it back: nothing of the batch stays.
     write(&mut transaction, batch).await?;
+    if let Some(id) = marker {
+        sqlx::query("INSERT INTO committed_batches (id) VALUES ($1)")
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?;
+    }
     written.signal();
-    transaction.commit().await?;
-    Ok(())
+    transaction.commit().await.map_err(StoreError::from_commit)
+}
+
+/// Whether the batch marked `marker` is stored. Inserting the marker waits for a transaction still
+/// holding it (one whose connection was lost during COMMIT and that the server is still finishing),
+/// conflicts if it committed, and is rolled back either way.
+pub(super) async fn batch_stored(pool: &PgPool, marker: i64) -> Result<bool, StoreError> {
+    let mut transaction = pool.begin().await?;
+    let inserted = sqlx::query("INSERT INTO committed_batches (id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(marker)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+    transaction.rollback().await?;
+    Ok(inserted == 0)
 }
 
 async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), StoreError> {
@@ -75,6 +99,10 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     if let Some(cutoff) = batch.forget_answers_before {
         sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")
             .bind(cutoff)
+            .execute(&mut *connection)
+            .await?;
+        sqlx::query("DELETE FROM committed_batches WHERE id < $1")
+            .bind(cutoff.saturating_mul(1 << BATCH_COUNT_BITS))
             .execute(&mut *connection)
             .await?;
     }
