@@ -264,6 +264,7 @@ async fn load_state(config: &Config, store: &Store, keys: CardKeys, clock: Arc<d
             snapshot.max_ids.transfer,
         ],
         lifecycle: snapshot.lifecycle,
+        fees: snapshot.fees,
     };
     let limits = JournalLimits {
         batch_max: config.journal.batch_max as usize,
@@ -332,6 +333,12 @@ fn program_setup(state: &State, programs: &[config::ProgramConfig]) -> Submissio
             PLATFORM_PARTNER,
             &program.currency,
         );
+        need_balance(
+            BalanceKind::System,
+            Owner::System(crate::fees::revenue_purpose(&program.partner)),
+            &program.partner,
+            &program.currency,
+        );
         if program.funding == FundingModel::PartnerDeposit {
             let clearing = Owner::System(clearing_purpose(&program.partner));
             need_balance(BalanceKind::System, clearing, &program.partner, &program.currency);
@@ -376,7 +383,10 @@ fn program_setup(state: &State, programs: &[config::ProgramConfig]) -> Submissio
             funding: program.funding,
             validity_months: program.validity_months,
         };
-        if state.program(&program.id).map(|entry| entry.program.clone()) != Some(wanted.clone()) {
+        // A program indexed before its fee-revenue account existed is indexed again.
+        let indexed = state.program(&program.id);
+        let lacks_revenue = indexed.as_ref().is_some_and(|entry| entry.fee_balance.is_none());
+        if indexed.map(|entry| entry.program.clone()) != Some(wanted.clone()) || lacks_revenue {
             submission.push(Change::UpsertProgram(wanted));
         }
     }

@@ -12,6 +12,8 @@
 //! - [`balances`]: opening balances, external loads, transfers between balances.
 //! - [`cards`]: issuing cards (PAN, expiry, CVC2), lock/unlock/remove, physical orders with a
 //!   personalization-center interface, link/activate, PINs.
+//! - [`fees`]: fee schedules (versioned, waivers as data), the one rounding rule, FX rates and
+//!   conversion, event fees and the periodic-fee scheduler; charged from the switch and the API.
 //! - [`crypto`]: card data at rest (AES-256-GCM), look-up hashes (HMAC), PIN blocks (3DES).
 //! - [`money`]: ISO 4217 currencies, exact amounts, minor units.
 //! - [`provision`]: offline provisioning of funded cards for load tests and demos (`antaca provision`).
@@ -34,6 +36,7 @@ pub mod config;
 pub mod corporations;
 pub mod crypto;
 pub mod customers;
+pub mod fees;
 pub mod http;
 pub mod instance_lock;
 pub mod iso8583;

@@ -7,6 +7,7 @@
 //! mutable state, so the last one committed wins.
 
 use super::model::*;
+use crate::fees::{FeeEntry, FxRate, HoldFee, ScheduleVersion};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -60,4 +61,12 @@ pub enum Change {
     UpsertKycSubmission(KycSubmission),
     InsertCorporationDetails(CorporationDetails),
     InsertKybTransition(KybTransition),
+    // Fees and currency conversion (src/fees).
+    /// A new version of a program's fee schedule (earlier versions are kept).
+    InsertFeeSchedule(ScheduleVersion),
+    InsertFxRate(FxRate),
+    /// A fee's ledger entry; its money moves by `BalanceDelta`s in the same submission.
+    InsertFeeEntry(FeeEntry),
+    /// The fees and conversion of a hold, inserted with it.
+    InsertHoldFee(HoldFee),
 }

@@ -64,6 +64,14 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     update_holds(connection, &batch.hold_updates).await?;
     insert_transfers(connection, &batch.transfers).await?;
     insert_answers(connection, &batch.answers).await?;
+    super::fees::write_postgres(
+        connection,
+        &batch.fee_schedules,
+        &batch.fx_rates,
+        &batch.fee_entries,
+        &batch.hold_fees,
+    )
+    .await?;
     check_references(connection, &batch.references).await?;
     if let Some(cutoff) = batch.forget_answers_before {
         sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")
