@@ -66,6 +66,7 @@ pub struct Application {
     http_address: SocketAddr,
     hold_expiry_interval: Duration,
     duplicate_retention: Duration,
+    periodic_fee_interval: Duration,
     /// Released when the application is dropped (or the process ends).
     _instance_lock: InstanceLock,
 }
@@ -136,6 +137,7 @@ impl Application {
             network_address,
             http_address,
             hold_expiry_interval: Duration::from_secs(config.authorization.hold_expiry_interval_s),
+            periodic_fee_interval: Duration::from_secs(config.fees.periodic_interval_s.max(1)),
             duplicate_retention: Duration::from_secs(config.authorization.duplicate_retention_s),
             _instance_lock: instance_lock,
         })
@@ -191,8 +193,15 @@ impl Application {
             self.duplicate_retention,
             shutdown.clone(),
         ));
+        let periodic_fees = tokio::spawn(crate::fees::periodic::run_scheduler(
+            self.switch.state().clone(),
+            self.store.clone(),
+            self.periodic_fee_interval,
+            shutdown.clone(),
+        ));
         self.network.run(shutdown).await;
         expiry.await.context("housekeeping task")?;
+        periodic_fees.await.context("periodic fee scheduler")?;
         sessions.await.context("session housekeeping task")?;
         http.await.context("HTTPS task")?.context("HTTPS server")?;
         tracing::info!("stopped; every answered request is durable");

@@ -45,6 +45,10 @@ pub enum Permission {
     SetBalanceThresholds,
     /// Order a user's physical card and activate it.
     ManageCards,
+    /// Read and change a program's fee schedule; read its fee report.
+    ManageFees,
+    /// Maintain the platform's currency conversion rate table (platform-wide users only).
+    ManageFxRates,
 }
 
 impl Permission {
@@ -60,6 +64,8 @@ impl Permission {
             Permission::LoadPartnerBalances => &[Operator],
             Permission::SetBalanceThresholds => &[Admin, Manager, Operator],
             Permission::ManageCards => &[Admin, Manager, Employee],
+            Permission::ManageFees => &[Admin, Manager],
+            Permission::ManageFxRates => &[Admin, Manager, Operator],
         }
     }
 }

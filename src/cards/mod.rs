@@ -147,6 +147,14 @@ pub async fn issue(
     let card_id = card.id;
     let mut submission = Submission::default();
     submission.push(Change::InsertCard(card));
+    crate::fees::events::charge_event(
+        state,
+        &mut submission,
+        &program,
+        &balance,
+        crate::fees::FeeType::CardCreation,
+        Some(card_id),
+    );
     state.submit(submission).await?;
     Ok(IssuedCard {
         card_id,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use super::{FeeEntry, FeeType, rounding};
-use crate::state::{BalanceCell, CardId, Change, ProgramEntry, Release, State, Submission, TimestampMs};
+use crate::state::{Balance, BalanceCell, CardId, Change, ProgramEntry, Release, State, Submission, TimestampMs};
 
 /// What a fee charge is about.
 #[derive(Debug, Clone, Default)]
@@ -110,6 +110,35 @@ pub fn charge_event(
         ..ChargeContext::default()
     };
     charge_balance(submission, program, balance, fee_type, fee, 0, context, now)
+}
+
+/// The account creation fee of a balance being opened under `program` (nothing moves: a new
+/// balance is empty, so the fee is recorded unpaid).
+pub fn opening_fee(state: &State, program: &ProgramEntry, balance: &Balance) -> Option<FeeEntry> {
+    let revenue = program.fee_balance?;
+    let version = state.fee_schedule_at(&program.program.id, balance.created_at)?;
+    if !version.schedule.enabled {
+        return None;
+    }
+    let exponent = crate::money::Currency::from_code(&balance.currency).map_or(2, |currency| currency.exponent);
+    let fee = rounding::to_minor_units(version.schedule.account_creation, exponent)?;
+    (fee > 0).then(|| FeeEntry {
+        id: super::entry_id(),
+        fee_type: FeeType::AccountCreation,
+        program_id: program.program.id.clone(),
+        partner_id: program.program.partner_id.clone(),
+        balance_id: balance.id,
+        revenue_balance_id: revenue,
+        card_id: None,
+        hold_id: None,
+        transaction: None,
+        period_key: None,
+        currency: balance.currency.clone(),
+        amount: 0,
+        waived: 0,
+        unpaid: fee,
+        created_at: balance.created_at,
+    })
 }
 
 /// The money transfer fee of a reload of `amount` (credited to `balance` in the same submission).

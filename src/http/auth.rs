@@ -205,6 +205,8 @@ pub mod permission {
         ReadBalances,
         LoadPartnerBalances,
         SetBalanceThresholds,
-        ManageCards
+        ManageCards,
+        ManageFees,
+        ManageFxRates
     );
 }

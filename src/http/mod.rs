@@ -24,6 +24,7 @@ pub mod dev_certificates;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod fees;
 pub mod lifecycle;
 pub mod mobile;
 pub mod partner_balances;
@@ -144,6 +145,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(wallet::routes())
         .merge(partner_balances::routes())
         .merge(async_cards::routes())
+        .merge(fees::routes())
 }
 
 /// The OpenAPI document of every route (what `specs/openapi.json` holds).
