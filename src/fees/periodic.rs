@@ -181,14 +181,15 @@ fn spend_waiver(waivers: &[super::schedule::Waiver], exponent: u32) -> Option<i6
     })
 }
 
-/// Runs [`charge_due`] every `interval` until `shutdown`.
+/// Runs [`charge_due`] every `interval` (the first time one interval after start) until `shutdown`.
 pub async fn run_scheduler(
     state: State,
     store: Store,
     interval: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(interval);
+    // The first pass one interval after start: a restart does not race what started it.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
