@@ -125,10 +125,10 @@ pub struct AddFxRateRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReportPeriod {
-    /// First UTC day of the period, YYYY-MM-DD.
-    pub from: String,
-    /// Last UTC day of the period (included), YYYY-MM-DD.
-    pub to: String,
+    /// First UTC day of the period, YYYY-MM-DD; omitted: the first day of the current month.
+    pub from: Option<String>,
+    /// Last UTC day of the period (included), YYYY-MM-DD; omitted: today.
+    pub to: Option<String>,
 }
 
 /// Fees of one type in the period, minor units of the program currency.
@@ -295,8 +295,13 @@ async fn fee_report(
     ApiQuery(period): ApiQuery<ReportPeriod>,
 ) -> Result<axum::Json<FeeReportResponse>, ApiError> {
     let program = visible_program(&api, session.scope(), &program_id)?;
-    let from_day = parse_day("from", &period.from)?;
-    let to_day = parse_day("to", &period.to)?;
+    let today = chrono::DateTime::from_timestamp_millis(api.state.now_ms())
+        .unwrap_or_default()
+        .date_naive();
+    let from = period.from.unwrap_or_else(|| today.format("%Y-%m-01").to_string());
+    let to = period.to.unwrap_or_else(|| today.format("%Y-%m-%d").to_string());
+    let from_day = parse_day("from", &from)?;
+    let to_day = parse_day("to", &to)?;
     if to_day < from_day {
         return Err(ApiError::validation("to", "must not be before from"));
     }
@@ -316,8 +321,8 @@ async fn fee_report(
     Ok(axum::Json(FeeReportResponse {
         program_id,
         currency: program.program.currency.clone(),
-        from: period.from,
-        to: period.to,
+        from,
+        to,
         net_charged: by_type.iter().map(|t| t.charged - t.refunded).sum(),
         waived: by_type.iter().map(|t| t.waived).sum(),
         unpaid: by_type.iter().map(|t| t.unpaid).sum(),

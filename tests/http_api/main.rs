@@ -13,6 +13,7 @@ mod support;
 mod harness;
 
 mod channels;
+mod fees;
 mod flows;
 mod matrices;
 mod openapi;
