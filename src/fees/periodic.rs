@@ -73,11 +73,11 @@ pub fn ended_periods(unit: Period, after: TimestampMs, now: TimestampMs) -> Vec<
 
 /// Which periods of a card a program's versions charge by `now`: (period, the version in force
 /// at its last instant).
-pub fn due_periods<'a>(
-    versions: &'a [ScheduleVersion],
+pub fn due_periods(
+    versions: &[ScheduleVersion],
     card_created_at: TimestampMs,
     now: TimestampMs,
-) -> Vec<(PeriodSpan, &'a ScheduleVersion)> {
+) -> Vec<(PeriodSpan, &ScheduleVersion)> {
     let mut due = Vec::new();
     for version in versions {
         let Some(fee) = version.schedule.periodic.filter(|_| version.schedule.enabled) else {
