@@ -211,7 +211,7 @@ mod tests {
     use super::*;
 
     // 2026-11-25T10:00:00Z
-    const NOW: TimestampMs = 1_796_205_600_000;
+    const NOW: TimestampMs = 1_795_600_800_000;
 
     #[test]
     fn periods_have_stable_keys_and_bounds() {
