@@ -592,7 +592,11 @@ async fn migrations_run_twice_are_idempotent() {
         let mut oracle = Oracle::default();
         commit(&db.store, &mut oracle, &base()).await;
         let again = db.reconnect().await;
-        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, 3);
+        // One row per migration file (the same count in both folders).
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+            .unwrap()
+            .count() as i64;
+        assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, files);
         oracle.check(&again, 0).await;
         commit(&again, &mut oracle, &place_hold(1, 1, 500)).await;
         oracle.check(&db.store, 0).await;

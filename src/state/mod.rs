@@ -142,6 +142,8 @@ struct FeeMemory {
     charged_periods: DashSet<(CardId, String)>,
     /// (program, fee type, UTC day) → totals.
     totals: DashMap<(String, FeeType, i64), FeeTotals>,
+    /// What a program without a schedule has (shared, so answering it allocates nothing).
+    no_schedule: Arc<Vec<ScheduleVersion>>,
 }
 
 /// A (card, period) claimed for a periodic fee charge in flight; dropped without
@@ -588,14 +590,13 @@ impl State {
         cards
     }
 
-    /// Every version of a program's fee schedule, oldest first (empty when none).
+    /// Every version of a program's fee schedule, oldest first (empty when none). On the
+    /// authorization path: a map look-up and a reference count, no allocation.
     pub fn fee_schedules(&self, program_id: &str) -> Arc<Vec<ScheduleVersion>> {
-        self.memory
-            .fees
-            .schedules
-            .get(program_id)
-            .map(|entry| entry.clone())
-            .unwrap_or_default()
+        match self.memory.fees.schedules.get(program_id) {
+            Some(entry) => entry.clone(),
+            None => self.memory.fees.no_schedule.clone(),
+        }
     }
 
     /// The version of a program's fee schedule in force at `now`.

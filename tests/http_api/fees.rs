@@ -90,10 +90,22 @@ async fn schedules_event_fees_fx_rates_and_the_report_over_http() {
             (StatusCode::OK, &body["current"]["schedule"])
         );
         let theirs = api
-            .call(&api.other, Method::GET, "/secure/programs/dev-credit-eur/fees", None, None)
+            .call(
+                &api.other,
+                Method::GET,
+                "/secure/programs/dev-credit-eur/fees",
+                None,
+                None,
+            )
             .await;
         let unknown = api
-            .call(&api.other, Method::GET, "/secure/programs/no-such-program/fees", None, None)
+            .call(
+                &api.other,
+                Method::GET,
+                "/secure/programs/no-such-program/fees",
+                None,
+                None,
+            )
             .await;
         assert_eq!(theirs.0, StatusCode::NOT_FOUND);
         assert_eq!(theirs.1["code"], "PROGRAM_NOT_FOUND");
