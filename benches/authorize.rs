@@ -4,7 +4,9 @@
 //! (`NoStorage`), so this measures the switch itself; `benches/journal.rs`
 //! measures committing to PostgreSQL.
 //!
-//! Run: `cargo bench --bench authorize`
+//! Run: `cargo bench --bench authorize`; with `ANTACA_BENCH_FEES=1` the program charges an
+//! e-commerce fee (fixed + percent, the bench's request is e-commerce), so the fee computation and
+//! the hold's fee record are on the measured path.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -73,6 +75,19 @@ async fn fixture() -> Fixture {
     };
     let (state, _journal) = State::open(LoadedState::default(), Arc::new(NoStorage), limits, keys, clock.clone());
     antaca::app::set_up_programs(&state, &config.programs).await.unwrap();
+    if std::env::var("ANTACA_BENCH_FEES").is_ok_and(|value| value == "1") {
+        let schedule = serde_json::from_str(r#"{"enabled": true, "ecommerce": {"fixed": "0.10", "percent": "1.5"}}"#);
+        let mut submission = antaca::state::Submission::default();
+        submission.push(Change::InsertFeeSchedule(antaca::fees::ScheduleVersion {
+            program_id: "dev-credit-eur".to_owned(),
+            version: 1,
+            effective_from: 0,
+            schedule: schedule.unwrap(),
+            created_at: 0,
+            created_by: "bench".to_owned(),
+        }));
+        state.submit(submission).await.unwrap();
+    }
     let program = state.program("dev-credit-eur").unwrap();
     balances::load_external(&state, program.funding_balance, i64::MAX / 4)
         .await

@@ -293,6 +293,7 @@ async fn open_state(store: &Store, limits: JournalLimits) -> (State, Arc<StoreTa
             snapshot.max_ids.transfer,
         ],
         lifecycle: snapshot.lifecycle,
+        fees: snapshot.fees,
     };
     let keys = CardKeys::new(&[7; 32], &[9; 32]).unwrap();
     let target = Arc::new(StoreTarget::new(store.clone()));

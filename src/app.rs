@@ -94,6 +94,7 @@ pub struct Application {
     duplicate_retention: Duration,
     /// Delivers the notification outbox as webhooks.
     deliverer: crate::notifications::Deliverer,
+    periodic_fee_interval: Duration,
     /// Released when the application is dropped (or the process ends).
     _instance_lock: InstanceLock,
 }
@@ -168,6 +169,7 @@ impl Application {
             network_address,
             http_address,
             hold_expiry_interval: Duration::from_secs(config.authorization.hold_expiry_interval_s),
+            periodic_fee_interval: Duration::from_secs(config.fees.periodic_interval_s.max(1)),
             duplicate_retention: Duration::from_secs(config.authorization.duplicate_retention_s),
             deliverer,
             _instance_lock: instance_lock,
@@ -233,8 +235,15 @@ impl Application {
             self.duplicate_retention,
             shutdown.clone(),
         ));
+        let periodic_fees = tokio::spawn(crate::fees::periodic::run_scheduler(
+            self.switch.state().clone(),
+            self.store.clone(),
+            self.periodic_fee_interval,
+            shutdown.clone(),
+        ));
         self.network.run(shutdown).await;
         expiry.await.context("housekeeping task")?;
+        periodic_fees.await.context("periodic fee scheduler")?;
         sessions.await.context("session housekeeping task")?;
         deliverer.await.context("webhook delivery task")?;
         http.await.context("HTTPS task")?.context("HTTPS server")?;
@@ -314,6 +323,7 @@ async fn load_state(config: &Config, store: &Store, keys: CardKeys, clock: Arc<d
             snapshot.max_ids.transfer,
         ],
         lifecycle: snapshot.lifecycle,
+        fees: snapshot.fees,
     };
     let limits = JournalLimits {
         batch_max: config.journal.batch_max as usize,
@@ -387,6 +397,12 @@ fn program_setup(state: &State, programs: &[config::ProgramConfig]) -> Submissio
             PLATFORM_PARTNER,
             &program.currency,
         );
+        need_balance(
+            BalanceKind::System,
+            Owner::System(crate::fees::revenue_purpose(&program.partner)),
+            &program.partner,
+            &program.currency,
+        );
         if program.funding == FundingModel::PartnerDeposit {
             let clearing = Owner::System(clearing_purpose(&program.partner));
             need_balance(BalanceKind::System, clearing, &program.partner, &program.currency);
@@ -431,7 +447,10 @@ fn program_setup(state: &State, programs: &[config::ProgramConfig]) -> Submissio
             funding: program.funding,
             validity_months: program.validity_months,
         };
-        if state.program(&program.id).map(|entry| entry.program.clone()) != Some(wanted.clone()) {
+        // A program indexed before its fee-revenue account existed is indexed again.
+        let indexed = state.program(&program.id);
+        let lacks_revenue = indexed.as_ref().is_some_and(|entry| entry.fee_balance.is_none());
+        if indexed.map(|entry| entry.program.clone()) != Some(wanted.clone()) || lacks_revenue {
             submission.push(Change::UpsertProgram(wanted));
         }
     }

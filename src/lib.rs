@@ -12,6 +12,8 @@
 //! - [`balances`]: opening balances, external loads, transfers between balances.
 //! - [`cards`]: issuing cards (PAN, expiry, CVC2), lock/unlock/remove, physical orders with a
 //!   personalization-center interface, link/activate, PINs.
+//! - [`fees`]: fee schedules (versioned, waivers as data), the one rounding rule, FX rates and
+//!   conversion, event fees and the periodic-fee scheduler; charged from the switch and the API.
 //! - [`crypto`]: card data at rest (AES-256-GCM, key ids for rotation), look-up hashes (HMAC), PIN blocks
 //!   (3DES), JWE compact serialization (RSA-OAEP(-256) on aws-lc-rs + A256GCM) and the platform's key ring.
 //! - [`money`]: ISO 4217 currencies, exact amounts, minor units.
@@ -38,6 +40,7 @@ pub mod config;
 pub mod corporations;
 pub mod crypto;
 pub mod customers;
+pub mod fees;
 pub mod http;
 pub mod instance_lock;
 pub mod iso8583;

@@ -47,6 +47,10 @@ pub enum Permission {
     ManageCards,
     /// Open a partner credit or deposit balance.
     CreatePartnerBalances,
+    /// Read and change a program's fee schedule; read its fee report.
+    ManageFees,
+    /// Maintain the platform's currency conversion rate table (platform-wide users only).
+    ManageFxRates,
 }
 
 impl Permission {
@@ -63,6 +67,8 @@ impl Permission {
             Permission::SetBalanceThresholds => &[Admin, Manager, Operator],
             Permission::ManageCards => &[Admin, Manager, Employee],
             Permission::CreatePartnerBalances => &[Operator],
+            Permission::ManageFees => &[Admin, Manager],
+            Permission::ManageFxRates => &[Admin, Manager, Operator],
         }
     }
 }

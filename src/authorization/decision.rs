@@ -3,6 +3,7 @@
 //! every rule here is tested directly and replayed deterministically.
 
 use chrono::Datelike;
+use rust_decimal::Decimal;
 
 use super::ActionCode;
 use super::request::{Processing, Request};
@@ -113,13 +114,30 @@ pub fn check_card(
     }
 }
 
-/// The amount to charge in the balance's currency, or the decline.
-pub fn charged_amount(request: &Request<'_>, balance_currency: u16) -> Result<i64, ActionCode> {
+/// A billing amount converted into the balance's currency with the platform's rate table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversion {
+    /// The billing amount and its ISO 4217 numeric currency.
+    pub original: (i64, u16),
+    /// Units of the balance currency per unit of the billing currency.
+    pub rate: Decimal,
+}
+
+/// What to charge, in minor units of the balance's currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charged {
+    pub amount: i64,
+    pub conversion: Option<Conversion>,
+}
+
+/// The amount to charge in the balance's currency, or the decline. A billing currency other than
+/// the balance's is converted at `rate(billing currency)` (the rate table at `now`); no rate: 1015.
+pub fn charged_amount(
+    request: &Request<'_>,
+    balance_currency: u16,
+    rate: impl FnOnce(u16) -> Option<Decimal>,
+) -> Result<Charged, ActionCode> {
     let (amount, currency) = request.charged().ok_or(ActionCode::MessageError)?;
-    if currency != balance_currency {
-        // Conversion with the platform's rate table arrives with the fees work.
-        return Err(ActionCode::FunctionNotSupported);
-    }
     let needs_amount = matches!(
         request.processing,
         Some(Processing::Purchase | Processing::CashWithdrawal | Processing::Refund)
@@ -127,7 +145,29 @@ pub fn charged_amount(request: &Request<'_>, balance_currency: u16) -> Result<i6
     if needs_amount && amount == 0 {
         return Err(ActionCode::InvalidAmount);
     }
-    i64::try_from(amount).map_err(|_| ActionCode::InvalidAmount)
+    let amount = i64::try_from(amount).map_err(|_| ActionCode::InvalidAmount)?;
+    if currency == balance_currency {
+        return Ok(Charged {
+            amount,
+            conversion: None,
+        });
+    }
+    let rate = rate(currency).ok_or(ActionCode::FunctionNotSupported)?;
+    let converted = convert_at(amount, currency, balance_currency, rate).ok_or(ActionCode::InvalidAmount)?;
+    Ok(Charged {
+        amount: converted,
+        conversion: Some(Conversion {
+            original: (amount, currency),
+            rate,
+        }),
+    })
+}
+
+/// `amount` minor units of `from` in minor units of `to` at `rate` (ISO 4217 numeric codes).
+pub fn convert_at(amount: i64, from: u16, to: u16, rate: Decimal) -> Option<i64> {
+    let from = crate::money::Currency::from_numeric(from)?;
+    let to = crate::money::Currency::from_numeric(to)?;
+    crate::fees::fx::convert(amount, &from, &to, rate)
 }
 
 #[cfg(test)]
@@ -153,6 +193,7 @@ mod tests {
             billing: None,
             expiry: None,
             merchant_category: None,
+            entry_mode: None,
             function_code: Some(100),
             cvc2: None,
             lock_reason: None,
@@ -304,16 +345,38 @@ mod tests {
     }
 
     #[test]
-    fn amounts_need_the_balance_currency_and_a_value() {
+    fn amounts_need_a_value_and_a_rate_for_another_currency() {
         let mut request = request();
-        assert_eq!(charged_amount(&request, 978), Ok(1000));
-        assert_eq!(charged_amount(&request, 840), Err(ActionCode::FunctionNotSupported));
+        let no_rate = |_| None;
+        let same = |amount| {
+            Ok(Charged {
+                amount,
+                conversion: None,
+            })
+        };
+        assert_eq!(charged_amount(&request, 978, no_rate), same(1000));
+        assert_eq!(
+            charged_amount(&request, 840, no_rate),
+            Err(ActionCode::FunctionNotSupported)
+        );
+        // 10.00 EUR at 1.0815 USD per EUR = 10.815 USD → 10.82 (half to even: 1081.5 → 1082).
+        let converted = charged_amount(&request, 840, |from| (from == 978).then(|| Decimal::new(10815, 4)));
+        assert_eq!(
+            converted,
+            Ok(Charged {
+                amount: 1082,
+                conversion: Some(Conversion {
+                    original: (1000, 978),
+                    rate: Decimal::new(10815, 4)
+                })
+            })
+        );
         request.billing = Some((1100, 840));
-        assert_eq!(charged_amount(&request, 840), Ok(1100));
+        assert_eq!(charged_amount(&request, 840, no_rate), same(1100));
         request.billing = None;
         request.amount = Some(0);
-        assert_eq!(charged_amount(&request, 978), Err(ActionCode::InvalidAmount));
+        assert_eq!(charged_amount(&request, 978, no_rate), Err(ActionCode::InvalidAmount));
         request.processing = Some(Processing::BalanceInquiry);
-        assert_eq!(charged_amount(&request, 978), Ok(0));
+        assert_eq!(charged_amount(&request, 978, no_rate), same(0));
     }
 }

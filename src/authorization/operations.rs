@@ -13,6 +13,8 @@ use super::ActionCode;
 use super::decision::{self, CardFacts, CardSecrets, CardVerdict};
 use super::request::{MessageClass, Original, Processing, Request};
 use crate::crypto::pin_block::ZonePinKey;
+use crate::fees::schedule::{AuthorizationFee, authorization_fee, in_force, transaction_kind};
+use crate::fees::{FeeEntry, FeeType, HoldFee};
 use crate::state::memory::lock_balances;
 use crate::state::{
     BalanceCell, BalanceState, CardCell, CardStatus, CardUpdate, Change, ClaimGuard, FundingModel, Hold, HoldCell,
@@ -149,6 +151,8 @@ fn move_money(submission: &mut Submission, state: &State, posting: Posting, from
 struct Funding {
     card_id: i64,
     program: Arc<ProgramEntry>,
+    /// The program's fee schedule versions.
+    state_schedules: Arc<Vec<crate::fees::ScheduleVersion>>,
     user: Arc<BalanceCell>,
     /// Deposit model: the partner deposit balance, charged first.
     deposit: Option<Arc<BalanceCell>>,
@@ -164,6 +168,7 @@ impl Funding {
         };
         Some(Funding {
             card_id,
+            state_schedules: state.fee_schedules(program_id),
             program,
             user,
             deposit,
@@ -174,6 +179,93 @@ impl Funding {
     /// deposit model the partner clearing account (the deposit pays the network).
     fn user_counterparty(&self) -> i64 {
         self.program.clearing_balance.unwrap_or(self.program.settlement_balance)
+    }
+
+    /// The fees of an authorization of `amount` under the schedule in force (none without a
+    /// schedule or a fee-revenue account to pay them to).
+    fn authorization_fee(
+        &self,
+        request: &Request<'_>,
+        amount: i64,
+        converted: bool,
+        now: TimestampMs,
+    ) -> AuthorizationFee {
+        let kind = transaction_kind(
+            request.processing == Some(Processing::CashWithdrawal),
+            request.merchant_category,
+            request.entry_mode,
+        );
+        let none = AuthorizationFee {
+            kind,
+            fee: 0,
+            waived: 0,
+            conversion_fee: 0,
+        };
+        if self.program.fee_balance.is_none() {
+            return none;
+        }
+        let versions = self.state_schedules.as_ref();
+        let exponent = crate::money::Currency::from_numeric(self.user.currency_numeric).map_or(2, |c| c.exponent);
+        match in_force(versions, now) {
+            Some(version) => authorization_fee(&version.schedule, kind, amount, converted, exponent),
+            None => none,
+        }
+    }
+
+    /// Moves fees between the user and the fee-revenue account and records their entries:
+    /// (type, amount moved — negative returns it —, amount waived), zeros skipped.
+    fn fee_entries(&self, submission: &mut Submission, posting: Posting, fees: &[(FeeType, i64, i64)]) {
+        let Some(revenue) = self.program.fee_balance else {
+            return;
+        };
+        for &(fee_type, amount, waived) in fees {
+            if amount == 0 && waived == 0 {
+                continue;
+            }
+            if amount != 0 {
+                submission
+                    .push(Change::BalanceDelta {
+                        balance_id: self.user.id,
+                        ledger: -amount,
+                        held: 0,
+                    })
+                    .push(Change::BalanceDelta {
+                        balance_id: revenue,
+                        ledger: amount,
+                        held: 0,
+                    });
+            }
+            submission.push(Change::InsertFeeEntry(FeeEntry {
+                id: crate::fees::entry_id(),
+                fee_type,
+                program_id: self.program.program.id.clone(),
+                partner_id: self.program.program.partner_id.clone(),
+                balance_id: self.user.id,
+                revenue_balance_id: revenue,
+                card_id: Some(self.card_id),
+                hold_id: posting.hold_id,
+                transaction: Some(posting.transaction),
+                period_key: None,
+                currency: self.user.currency.clone(),
+                amount,
+                waived,
+                unpaid: 0,
+                created_at: posting.now,
+            }));
+        }
+    }
+}
+
+/// An amount of a completion or reversal in the balance's currency: converted at the rate the
+/// hold recorded when the network sends the billing currency of the authorization.
+fn in_balance_currency(amount: i64, currency: Option<u16>, balance_currency: u16, hold_fee: Option<&HoldFee>) -> i64 {
+    match (currency, hold_fee.and_then(|fee| fee.rate.zip(fee.original))) {
+        (Some(currency), Some((rate, (_, original_currency))))
+            if currency != balance_currency && currency == original_currency =>
+        {
+            decision::convert_at(amount, currency, balance_currency, rate).unwrap_or(amount)
+        }
+        _ => amount,
     }
 }
 
@@ -267,10 +359,14 @@ fn fund(
         record(&mut submission, guard, mti, answer, None, now);
         Step::Submit(submission, answer)
     };
-    let amount = match decision::charged_amount(request, currency) {
-        Ok(amount) => amount,
+    let charged = decision::charged_amount(request, currency, |from| {
+        state.fx_rate(from, currency, now).map(|rate| rate.rate)
+    });
+    let charged = match charged {
+        Ok(charged) => charged,
         Err(action) => return decline(submission, guard, action),
     };
+    let amount = charged.amount;
     let processing = request.processing.unwrap_or(Processing::Unsupported);
     let advice = request.class == MessageClass::AuthorizationAdvice;
     match processing {
@@ -288,6 +384,9 @@ fn fund(
         Processing::Refund => return refund(state, request, guard, submission, funding, amount, now),
         Processing::Purchase | Processing::CashWithdrawal => {}
     }
+    let fee = funding.authorization_fee(request, amount, charged.conversion.is_some(), now);
+    // The user pays amount + fees; the deposit secures the amount the network settles.
+    let user_total = amount + fee.total();
     // Reserve all or nothing: deposit first (short → 1000), then the user's funds (short → 1016).
     let mut cells: Vec<&BalanceCell> = Vec::with_capacity(2);
     if let Some(deposit) = &funding.deposit {
@@ -306,22 +405,28 @@ fn fund(
             drop(guards);
             return decline(submission, guard, ActionCode::DoNotHonour);
         }
-        if money.spendable() < amount && !advice {
+        let needed = if is_deposit { amount } else { user_total };
+        if money.spendable() < needed && !advice {
             drop(guards);
             return decline(submission, guard, short);
         }
     }
-    for money in guards.iter_mut() {
-        money.reserved += amount;
+    let last = guards.len() - 1;
+    for (index, money) in guards.iter_mut().enumerate() {
+        money.reserved += if index == last { user_total } else { amount };
     }
     let available = guards.last().map_or(0, |money| money.spendable());
     drop(guards);
-    for cell in [&funding.deposit, &Some(funding.user.clone())].into_iter().flatten() {
+    if let Some(deposit) = &funding.deposit {
         submission.release(Release::Funds {
-            balance: cell.clone(),
+            balance: deposit.clone(),
             amount,
         });
     }
+    submission.release(Release::Funds {
+        balance: funding.user.clone(),
+        amount: user_total,
+    });
     let transaction = guard.transaction();
     let hold_id = state.next_id(IdKind::Hold);
     let posted = request.class == MessageClass::Financial;
@@ -341,27 +446,45 @@ fn fund(
         created_at: now,
         expires_at: now + settings.hold_ttl_ms,
     }));
+    if fee.total() > 0 || charged.conversion.is_some() {
+        submission.push(Change::InsertHoldFee(HoldFee {
+            hold_id,
+            kind: fee.kind,
+            fee: fee.fee,
+            conversion_fee: fee.conversion_fee,
+            original: charged.conversion.map(|conversion| conversion.original),
+            rate: charged.conversion.map(|conversion| conversion.rate),
+        }));
+    }
+    let posting = Posting {
+        kind: TransferKind::CardDebit,
+        transaction,
+        hold_id: Some(hold_id),
+        now,
+    };
+    if fee.waived > 0 {
+        funding.fee_entries(&mut submission, posting, &[(fee.kind, 0, fee.waived)]);
+    }
     if posted {
-        post_debit(
-            &mut submission,
-            state,
-            funding,
-            amount,
-            Posting {
-                kind: TransferKind::CardDebit,
-                transaction,
-                hold_id: Some(hold_id),
-                now,
-            },
-        );
+        post_debit(&mut submission, state, funding, amount, posting);
+        let fees = [
+            (fee.kind, fee.fee, 0),
+            (FeeType::CurrencyConversion, fee.conversion_fee, 0),
+        ];
+        funding.fee_entries(&mut submission, posting, &fees);
     } else {
-        for cell in [&funding.deposit, &Some(funding.user.clone())].into_iter().flatten() {
+        if let Some(deposit) = &funding.deposit {
             submission.push(Change::BalanceDelta {
-                balance_id: cell.id,
+                balance_id: deposit.id,
                 ledger: 0,
                 held: amount,
             });
         }
+        submission.push(Change::BalanceDelta {
+            balance_id: funding.user.id,
+            ledger: 0,
+            held: user_total,
+        });
     }
     let answer = Answer {
         action: ActionCode::Approved,
@@ -503,10 +626,25 @@ pub fn complete(
     entry.busy = true;
     drop(entry);
     submission.release(Release::Hold(hold_cell.clone()));
+    let hold_fee = state.hold_fee(hold.id);
+    let currency = request.charged().map(|(_, currency)| currency);
+    let amount = in_balance_currency(amount, currency, funding.user.currency_numeric, hold_fee.as_ref());
+    // The fees follow the posted amount in proportion (rounded once, see fees::rounding).
+    let (fee_held, fee_posted) = match &hold_fee {
+        Some(fee) => (fee.shares(hold.remaining, hold.amount), fee.shares(amount, hold.amount)),
+        None => ((0, 0), (0, 0)),
+    };
+    let user_held = hold.remaining + fee_held.0 + fee_held.1;
+    let user_posted = amount + fee_posted.0 + fee_posted.1;
     // Posting more than was held lowers available further: reserve the difference.
-    let extra = (amount - hold.remaining).max(0);
-    if extra > 0 {
-        for cell in [&funding.deposit, &Some(funding.user.clone())].into_iter().flatten() {
+    let extras = [
+        (&funding.deposit, (amount - hold.remaining).max(0)),
+        (&Some(funding.user.clone()), (user_posted - user_held).max(0)),
+    ];
+    for (cell, extra) in extras {
+        if let Some(cell) = cell
+            && extra > 0
+        {
             cell.lock().reserved += extra;
             submission.release(Release::Funds {
                 balance: cell.clone(),
@@ -519,13 +657,18 @@ pub fn complete(
         remaining: amount,
         status: HoldStatus::Completed,
     });
-    for cell in [&funding.deposit, &Some(funding.user.clone())].into_iter().flatten() {
+    if let Some(deposit) = &funding.deposit {
         submission.push(Change::BalanceDelta {
-            balance_id: cell.id,
+            balance_id: deposit.id,
             ledger: 0,
             held: -hold.remaining,
         });
     }
+    submission.push(Change::BalanceDelta {
+        balance_id: funding.user.id,
+        ledger: 0,
+        held: -user_held,
+    });
     let posting = Posting {
         kind: TransferKind::CardDebit,
         transaction: hold.transaction,
@@ -533,6 +676,13 @@ pub fn complete(
         now,
     };
     post_debit(&mut submission, state, &funding, amount, posting);
+    if let Some(fee) = &hold_fee {
+        let fees = [
+            (fee.kind, fee_posted.0, 0),
+            (FeeType::CurrencyConversion, fee_posted.1, 0),
+        ];
+        funding.fee_entries(&mut submission, posting, &fees);
+    }
     record(&mut submission, take(guard), mti, accepted, Some(hold.id), now);
     Step::Submit(submission, accepted)
 }
@@ -646,8 +796,14 @@ pub fn reverse(
         return Step::WaitHold(hold_cell);
     }
     let hold = entry.hold.clone();
+    let hold_fee = state.hold_fee(hold.id);
+    let balance_currency = state
+        .balance(hold.user_balance_id)
+        .map_or(0, |cell| cell.currency_numeric);
     let target = match request.function_code {
-        Some(401) => request.amount.map_or(0, |amount| amount as i64),
+        Some(401) => request.amount.map_or(0, |amount| {
+            in_balance_currency(amount as i64, request.currency, balance_currency, hold_fee.as_ref())
+        }),
         _ => 0,
     };
     let give_back = (hold.remaining - target).max(0);
@@ -675,14 +831,30 @@ pub fn reverse(
         remaining,
         status,
     });
+    // The fees go back in proportion: what went with the old remaining less what goes with the new.
+    let fee_back = match &hold_fee {
+        Some(fee) => {
+            let (before, after) = (
+                fee.shares(hold.remaining, hold.amount),
+                fee.shares(remaining, hold.amount),
+            );
+            (before.0 - after.0, before.1 - after.1)
+        }
+        None => (0, 0),
+    };
     if hold.status == HoldStatus::Open {
-        for cell in [&funding.deposit, &Some(funding.user.clone())].into_iter().flatten() {
+        if let Some(deposit) = &funding.deposit {
             submission.push(Change::BalanceDelta {
-                balance_id: cell.id,
+                balance_id: deposit.id,
                 ledger: 0,
                 held: -give_back,
             });
         }
+        submission.push(Change::BalanceDelta {
+            balance_id: funding.user.id,
+            ledger: 0,
+            held: -(give_back + fee_back.0 + fee_back.1),
+        });
     } else {
         let posting = Posting {
             kind: TransferKind::ReversalCredit,
@@ -691,6 +863,13 @@ pub fn reverse(
             now,
         };
         post_credit(&mut submission, state, &funding, give_back, posting);
+        if let Some(fee) = &hold_fee {
+            let refunds = [
+                (fee.kind, -fee_back.0, 0),
+                (FeeType::CurrencyConversion, -fee_back.1, 0),
+            ];
+            funding.fee_entries(&mut submission, posting, &refunds);
+        }
     }
     record(&mut submission, take(guard), mti, accepted, Some(hold.id), now);
     Step::Submit(submission, accepted)
@@ -757,15 +936,22 @@ pub fn expire(state: &State, hold_cell: &Arc<HoldCell>, now: TimestampMs) -> Opt
         remaining: 0,
         status: HoldStatus::Expired,
     });
-    for balance_id in [Some(hold.user_balance_id), hold.partner_balance_id]
-        .into_iter()
-        .flatten()
-    {
-        if state.balance(balance_id).is_some() {
+    // The user's side also held the fees that go with what remains.
+    let fees = state
+        .hold_fee(hold.id)
+        .map_or(0, |fee| fee.total_share(hold.remaining, hold.amount));
+    let released = [
+        (Some(hold.user_balance_id), hold.remaining + fees),
+        (hold.partner_balance_id, hold.remaining),
+    ];
+    for (balance_id, amount) in released {
+        if let Some(balance_id) = balance_id
+            && state.balance(balance_id).is_some()
+        {
             submission.push(Change::BalanceDelta {
                 balance_id,
                 ledger: 0,
-                held: -hold.remaining,
+                held: -amount,
             });
         }
     }

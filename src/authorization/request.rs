@@ -78,6 +78,8 @@ pub struct Request<'a> {
     /// DE 14, YYMM.
     pub expiry: Option<u16>,
     pub merchant_category: Option<u16>,
+    /// DE 22 digits 1–2: point of service entry mode (81 = e-commerce).
+    pub entry_mode: Option<u8>,
     pub function_code: Option<u16>,
     pub cvc2: Option<[u8; 3]>,
     pub lock_reason: Option<u8>,
@@ -154,6 +156,14 @@ pub fn parse<'a>(message: &Message<'a>, class: MessageClass, repeat: bool) -> Re
         billing,
         expiry,
         merchant_category: number(26)?.map(|code| code as u16),
+        entry_mode: match message.str(22) {
+            Some(mode) => Some(
+                mode.get(..2)
+                    .and_then(|digits| digits.parse().ok())
+                    .ok_or(FieldRef::De(22))?,
+            ),
+            None => None,
+        },
         function_code: number(24)?.map(|code| code as u16),
         cvc2,
         lock_reason,

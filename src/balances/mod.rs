@@ -4,8 +4,8 @@
 //! journal; it returns once the change is committed.
 
 use crate::state::{
-    Balance, BalanceId, BalanceKind, BalanceState, Change, IdKind, JournalError, Owner, Release, State, Submission,
-    Transfer, TransferKind,
+    Balance, BalanceId, BalanceKind, BalanceState, Change, FundingModel, IdKind, JournalError, Owner, ProgramEntry,
+    Release, State, Submission, Transfer, TransferKind,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +69,12 @@ pub async fn open_under(
     };
     let mut submission = Submission::default();
     submission.push(Change::InsertBalance(balance.clone()));
+    if let Some(program) = program_id.and_then(|id| state.program(id)) {
+        // A new balance holds nothing: the fee is recorded unpaid (see `fees`, "A balance too short").
+        if let Some(entry) = crate::fees::events::opening_fee(state, &program, &balance) {
+            submission.push(Change::InsertFeeEntry(entry));
+        }
+    }
     state.submit(submission).await?;
     Ok(balance)
 }
@@ -119,6 +125,33 @@ pub async fn set_low_balance_threshold(
 /// Records money arriving from outside the platform (a partner's bank
 /// transfer, entered by an operator): the only way money enters.
 pub async fn load_external(state: &State, balance_id: BalanceId, amount: i64) -> Result<(), BalanceError> {
+    let submission = load_submission(state, balance_id, amount)?;
+    state.submit(submission).await?;
+    Ok(())
+}
+
+/// Reloads a user or corporate balance under its program's funding model (partner credit: the
+/// partner credit balance pays, all or nothing; partner deposit: the partner's bank transfer is
+/// recorded), with the program's money transfer fee in the same durable submission.
+pub async fn reload(
+    state: &State,
+    program: &ProgramEntry,
+    balance_id: BalanceId,
+    amount: i64,
+) -> Result<(), BalanceError> {
+    let mut submission = match program.program.funding {
+        FundingModel::PartnerCredit => {
+            transfer_submission(state, program.funding_balance, balance_id, amount, TransferKind::Reload)?
+        }
+        FundingModel::PartnerDeposit => load_submission(state, balance_id, amount)?,
+    };
+    let balance = state.balance(balance_id).ok_or(BalanceError::NotFound)?;
+    crate::fees::events::charge_reload(state, &mut submission, program, &balance, amount);
+    state.submit(submission).await?;
+    Ok(())
+}
+
+fn load_submission(state: &State, balance_id: BalanceId, amount: i64) -> Result<Submission, BalanceError> {
     if amount <= 0 {
         return Err(BalanceError::InvalidAmount);
     }
@@ -140,8 +173,7 @@ pub async fn load_external(state: &State, balance_id: BalanceId, amount: i64) ->
             ledger: amount,
             held: 0,
         });
-    state.submit(submission).await?;
-    Ok(())
+    Ok(submission)
 }
 
 /// Moves `amount` from one balance to another (e.g. a partner credit balance
@@ -153,6 +185,19 @@ pub async fn transfer(
     amount: i64,
     kind: TransferKind,
 ) -> Result<(), BalanceError> {
+    let submission = transfer_submission(state, from, to, amount, kind)?;
+    state.submit(submission).await?;
+    Ok(())
+}
+
+/// The submission of [`transfer`], the source's funds reserved.
+fn transfer_submission(
+    state: &State,
+    from: BalanceId,
+    to: BalanceId,
+    amount: i64,
+    kind: TransferKind,
+) -> Result<Submission, BalanceError> {
     if amount <= 0 {
         return Err(BalanceError::InvalidAmount);
     }
@@ -197,6 +242,5 @@ pub async fn transfer(
             balance: source,
             amount,
         });
-    state.submit(submission).await?;
-    Ok(())
+    Ok(submission)
 }

@@ -162,6 +162,14 @@ pub async fn issue_with(
     for change in also(card_id) {
         submission.push(change);
     }
+    crate::fees::events::charge_event(
+        state,
+        &mut submission,
+        &program,
+        &balance,
+        crate::fees::FeeType::CardCreation,
+        Some(card_id),
+    );
     state.submit(submission).await?;
     Ok(IssuedCard {
         card_id,

@@ -25,6 +25,7 @@ pub struct Config {
     /// Where each partner's notifications are delivered (none: they wait in the outbox).
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    pub fees: FeesConfig,
     pub database: DatabaseConfig,
     pub journal: JournalConfig,
     pub authorization: AuthorizationConfig,
@@ -100,6 +101,22 @@ pub struct SessionConfig {
 pub struct CardsConfig {
     /// How long the built-in (simulated) personalisation center takes to make a physical card.
     pub personalization_delay_s: u64,
+}
+
+/// Fees (schedules and FX rates are data, changed through the admin API).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeesConfig {
+    /// How often the periodic-fee scheduler looks for ended periods to charge.
+    pub periodic_interval_s: u64,
+}
+
+impl Default for FeesConfig {
+    fn default() -> Self {
+        FeesConfig {
+            periodic_interval_s: 300,
+        }
+    }
 }
 
 impl Default for CardsConfig {

@@ -206,6 +206,8 @@ pub mod permission {
         LoadPartnerBalances,
         SetBalanceThresholds,
         ManageCards,
-        CreatePartnerBalances
+        CreatePartnerBalances,
+        ManageFees,
+        ManageFxRates
     );
 }

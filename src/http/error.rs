@@ -159,6 +159,7 @@ fn not_found_code(what: &str) -> &'static str {
         "card" => "CARD_NOT_FOUND",
         "partner" => "PARTNER_NOT_FOUND",
         "card request" => "CARD_REQUEST_NOT_FOUND",
+        "program" => "PROGRAM_NOT_FOUND",
         _ => "NOT_FOUND",
     }
 }

@@ -33,6 +33,7 @@ pub mod dto;
 pub mod encryption;
 pub mod error;
 pub mod extract;
+pub mod fees;
 pub mod lifecycle;
 pub mod mobile;
 pub mod notifications;
@@ -162,6 +163,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(corporate_cards::routes())
         .merge(notifications::routes())
         .merge(card_secrets::routes())
+        .merge(fees::routes())
 }
 
 /// The OpenAPI document of every route (what `specs/openapi.json` holds).

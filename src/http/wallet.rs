@@ -26,8 +26,8 @@ use super::extract::{ApiJson, ApiPath};
 use crate::balances::{self, BalanceError};
 use crate::cards::{self, CardError, CardRequest};
 use crate::state::{
-    Balance, BalanceId, BalanceKind, BalanceState, Card, CardId, CardKind, CardStatus, CustomerId, FundingModel,
-    KycStatus, LockReason, Owner, ProgramEntry, Scope, TransferKind,
+    Balance, BalanceId, BalanceKind, BalanceState, Card, CardId, CardKind, CardStatus, CustomerId, KycStatus,
+    LockReason, Owner, ProgramEntry, Scope,
 };
 use axum::response::Response;
 
@@ -430,19 +430,7 @@ async fn reload_balance(api: &Api, balance: &Balance, request: &ReloadRequest) -
         return Err(BalanceError::InvalidAmount.into());
     }
     let program = program_for(api, balance, request.program_id.as_deref())?;
-    match program.program.funding {
-        FundingModel::PartnerCredit => {
-            balances::transfer(
-                &api.state,
-                program.funding_balance,
-                balance_id,
-                request.amount,
-                TransferKind::Reload,
-            )
-            .await?
-        }
-        FundingModel::PartnerDeposit => balances::load_external(&api.state, balance_id, request.amount).await?,
-    }
+    balances::reload(&api.state, &program, balance_id, request.amount).await?;
     Ok(())
 }
 

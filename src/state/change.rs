@@ -7,6 +7,7 @@
 //! mutable state, so the last one committed wins.
 
 use super::model::*;
+use crate::fees::{FeeEntry, FxRate, HoldFee, ScheduleVersion};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -64,4 +65,12 @@ pub enum Change {
     UpsertNotification(Notification),
     /// An asynchronous card request, new or finished (the last write wins).
     UpsertCardRequest(CardRequestRecord),
+    // Fees and currency conversion (src/fees).
+    /// A new version of a program's fee schedule (earlier versions are kept).
+    InsertFeeSchedule(ScheduleVersion),
+    InsertFxRate(FxRate),
+    /// A fee's ledger entry; its money moves by `BalanceDelta`s in the same submission.
+    InsertFeeEntry(FeeEntry),
+    /// The fees and conversion of a hold, inserted with it.
+    InsertHoldFee(HoldFee),
 }

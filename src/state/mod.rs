@@ -33,6 +33,7 @@ pub use memory::{AnswerSlot, BalanceCell, BalanceMoney, CardCell, HoldCell};
 pub use model::*;
 
 use crate::crypto::CardKeys;
+use crate::fees::{FeeEntry, FeeRecords, FeeTotals, FeeType, FxRate, HoldFee, ScheduleVersion};
 use journal::{Applier, CommitTarget};
 
 /// Where time comes from; decisions receive `now` from it (tests inject their own).
@@ -82,6 +83,8 @@ pub struct ProgramEntry {
     pub settlement_balance: BalanceId,
     /// Deposit model: the partner clearing account (the other side of user-fund debits).
     pub clearing_balance: Option<BalanceId>,
+    /// The partner's fee-revenue account in the program's currency (where fees go).
+    pub fee_balance: Option<BalanceId>,
 }
 
 /// Id sequences, continued from the highest id in the store.
@@ -130,6 +133,46 @@ struct Memory {
     clock: Option<Arc<dyn Clock>>,
     /// Woken when a notification to deliver is committed.
     notification_added: Notify,
+    fees: FeeMemory,
+}
+
+/// Fee schedules, FX rates, hold fees, charged periods and report totals.
+#[derive(Debug, Default)]
+struct FeeMemory {
+    /// Per program, every version (sorted by version).
+    schedules: DashMap<String, Arc<Vec<ScheduleVersion>>>,
+    /// Per (from, to) ISO 4217 numeric pair.
+    rates: DashMap<(u16, u16), Arc<Vec<FxRate>>>,
+    hold_fees: DashMap<HoldId, HoldFee>,
+    /// (card, period key) charged or being charged.
+    charged_periods: DashSet<(CardId, String)>,
+    /// (program, fee type, UTC day) → totals.
+    totals: DashMap<(String, FeeType, i64), FeeTotals>,
+    /// What a program without a schedule has (shared, so answering it allocates nothing).
+    no_schedule: Arc<Vec<ScheduleVersion>>,
+}
+
+/// A (card, period) claimed for a periodic fee charge in flight; dropped without
+/// [`FeePeriodClaim::keep`] (the charge failed), it frees the period again.
+#[derive(Debug)]
+pub struct FeePeriodClaim {
+    memory: Arc<Memory>,
+    key: Option<(CardId, String)>,
+}
+
+impl FeePeriodClaim {
+    /// The charge is durable: the period stays charged.
+    pub fn keep(mut self) {
+        self.key = None;
+    }
+}
+
+impl Drop for FeePeriodClaim {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.memory.fees.charged_periods.remove(&key);
+        }
+    }
 }
 
 /// The lifecycle API's records, with the indexes its look-ups need.
@@ -226,6 +269,7 @@ pub struct LoadedState {
     pub external_loads: HashMap<String, i64>,
     pub max_ids: [i64; 6],
     pub lifecycle: LifecycleRecords,
+    pub fees: FeeRecords,
 }
 
 impl State {
@@ -358,6 +402,7 @@ impl State {
             .collect();
         for (id, transaction) in &closed {
             self.memory.holds.remove(id);
+            self.memory.fees.hold_fees.remove(id);
             self.memory.hold_by_transaction.remove(transaction);
         }
         closed.len()
@@ -604,13 +649,92 @@ impl State {
         requests
     }
 
+    /// Every card as committed (a scan: for the periodic-fee scheduler, never the hot path).
+    pub fn cards(&self) -> Vec<Card> {
+        let mut cards: Vec<Card> = self.memory.cards.iter().map(|cell| cell.lock().card.clone()).collect();
+        cards.sort_by_key(|card| card.id);
+        cards
+    }
+
+    /// Every version of a program's fee schedule, oldest first (empty when none). On the
+    /// authorization path: a map look-up and a reference count, no allocation.
+    pub fn fee_schedules(&self, program_id: &str) -> Arc<Vec<ScheduleVersion>> {
+        match self.memory.fees.schedules.get(program_id) {
+            Some(entry) => entry.clone(),
+            None => self.memory.fees.no_schedule.clone(),
+        }
+    }
+
+    /// The version of a program's fee schedule in force at `now`.
+    pub fn fee_schedule_at(&self, program_id: &str, now: TimestampMs) -> Option<ScheduleVersion> {
+        let versions = self.memory.fees.schedules.get(program_id)?.clone();
+        crate::fees::schedule::in_force(&versions, now).cloned()
+    }
+
+    /// The rate converting `from` into `to` (ISO 4217 numeric) at `now`.
+    pub fn fx_rate(&self, from: u16, to: u16, now: TimestampMs) -> Option<FxRate> {
+        let rates = self.memory.fees.rates.get(&(from, to))?.clone();
+        crate::fees::fx::rate_at(&rates, now).cloned()
+    }
+
+    /// Every FX rate, oldest first.
+    pub fn fx_rates(&self) -> Vec<FxRate> {
+        let mut rates: Vec<FxRate> = self
+            .memory
+            .fees
+            .rates
+            .iter()
+            .flat_map(|entry| entry.value().as_ref().clone())
+            .collect();
+        rates.sort_by(|left, right| left.id.cmp(&right.id));
+        rates
+    }
+
+    /// The fees and conversion of a hold, when it has any.
+    pub fn hold_fee(&self, hold_id: HoldId) -> Option<HoldFee> {
+        self.memory.fees.hold_fees.get(&hold_id).map(|entry| entry.clone())
+    }
+
+    /// Claims (card, period) for a periodic fee charge: `None` when it is charged already or
+    /// being charged.
+    pub fn claim_fee_period(&self, card_id: CardId, period_key: &str) -> Option<FeePeriodClaim> {
+        let key = (card_id, period_key.to_owned());
+        self.memory
+            .fees
+            .charged_periods
+            .insert(key.clone())
+            .then(|| FeePeriodClaim {
+                memory: self.memory.clone(),
+                key: Some(key),
+            })
+    }
+
+    /// Fee totals of a program per fee type over the UTC days `[from_day, to_day)`.
+    pub fn fee_totals(&self, program_id: &str, from_day: i64, to_day: i64) -> Vec<(FeeType, FeeTotals)> {
+        let mut totals: std::collections::BTreeMap<FeeType, FeeTotals> = std::collections::BTreeMap::new();
+        for entry in self.memory.fees.totals.iter() {
+            let (program, fee_type, day) = entry.key();
+            if program == program_id && (from_day..to_day).contains(day) {
+                totals.entry(*fee_type).or_default().add(entry.value());
+            }
+        }
+        totals.into_iter().collect()
+    }
+
     /// Verifies the money invariants over all of memory; returns what is wrong.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut held_by_balance: HashMap<BalanceId, i64> = HashMap::new();
         for cell in self.memory.holds.iter() {
             let entry = cell.lock();
             if entry.hold.status == HoldStatus::Open {
-                *held_by_balance.entry(entry.hold.user_balance_id).or_default() += entry.hold.remaining;
+                // The user's side holds the fees that go with what remains; the deposit does not.
+                let fees = self
+                    .memory
+                    .fees
+                    .hold_fees
+                    .get(&entry.hold.id)
+                    .map_or(0, |fee| fee.total_share(entry.hold.remaining, entry.hold.amount));
+                *held_by_balance.entry(entry.hold.user_balance_id).or_default() += entry.hold.remaining + fees;
                 if let Some(partner) = entry.hold.partner_balance_id {
                     *held_by_balance.entry(partner).or_default() += entry.hold.remaining;
                 }
@@ -711,6 +835,48 @@ impl Memory {
         self.ids.corporation.store(corporation, Ordering::Relaxed);
         self.ids.transfer.store(transfer, Ordering::Relaxed);
         self.load_lifecycle(loaded.lifecycle);
+        self.load_fees(loaded.fees);
+    }
+
+    fn load_fees(&self, records: FeeRecords) {
+        let FeeRecords {
+            schedules,
+            rates,
+            hold_fees,
+            charged_periods,
+            totals,
+        } = records;
+        for version in schedules {
+            self.apply_one(&Change::InsertFeeSchedule(version));
+        }
+        for rate in rates {
+            self.apply_one(&Change::InsertFxRate(rate));
+        }
+        for fee in hold_fees {
+            self.fees.hold_fees.insert(fee.hold_id, fee);
+        }
+        for key in charged_periods {
+            self.fees.charged_periods.insert(key);
+        }
+        for (program, fee_type, day, total) in totals {
+            self.fees
+                .totals
+                .entry((program, fee_type, day))
+                .or_default()
+                .add(&total);
+        }
+    }
+
+    fn apply_fee_entry(&self, entry: &FeeEntry) {
+        if let (Some(card_id), Some(period_key)) = (entry.card_id, &entry.period_key) {
+            self.fees.charged_periods.insert((card_id, period_key.clone()));
+        }
+        let day = entry.created_at.div_euclid(crate::fees::DAY_MS);
+        self.fees
+            .totals
+            .entry((entry.program_id.clone(), entry.fee_type, day))
+            .or_default()
+            .add(&FeeTotals::of(entry));
     }
 
     fn load_lifecycle(&self, records: LifecycleRecords) {
@@ -768,6 +934,8 @@ impl Memory {
             find(&|cell| cell.currency == program.currency && cell.owner == Owner::System(SETTLEMENT.to_owned()));
         let clearing_owner = Owner::System(clearing_purpose(&program.partner_id));
         let clearing = find(&|cell| cell.currency == program.currency && cell.owner == clearing_owner);
+        let revenue_owner = Owner::System(crate::fees::revenue_purpose(&program.partner_id));
+        let fee_balance = find(&|cell| cell.currency == program.currency && cell.owner == revenue_owner);
         let currency_numeric = crate::money::Currency::from_code(&program.currency).map_or(0, |c| c.numeric);
         if let (Some(funding_balance), Some(settlement_balance)) = (funding, settlement) {
             let entry = ProgramEntry {
@@ -776,6 +944,7 @@ impl Memory {
                 } else {
                     None
                 },
+                fee_balance,
                 program: program.clone(),
                 currency_numeric,
                 funding_balance,
@@ -960,6 +1129,37 @@ impl Memory {
                 self.lifecycle
                     .corporation_details
                     .insert(details.corporation_id, details.clone());
+            }
+            Change::InsertFeeSchedule(version) => {
+                let mut versions = self
+                    .fees
+                    .schedules
+                    .get(&version.program_id)
+                    .map(|entry| entry.as_ref().clone())
+                    .unwrap_or_default();
+                versions.retain(|existing| existing.version != version.version);
+                versions.push(version.clone());
+                versions.sort_by_key(|existing| existing.version);
+                self.fees
+                    .schedules
+                    .insert(version.program_id.clone(), Arc::new(versions));
+            }
+            Change::InsertFxRate(rate) => {
+                let code = |alpha: &str| crate::money::Currency::from_code(alpha).map_or(0, |c| c.numeric);
+                let key = (code(&rate.from), code(&rate.to));
+                let mut rates = self
+                    .fees
+                    .rates
+                    .get(&key)
+                    .map(|entry| entry.as_ref().clone())
+                    .unwrap_or_default();
+                rates.retain(|existing| existing.id != rate.id);
+                rates.push(rate.clone());
+                self.fees.rates.insert(key, Arc::new(rates));
+            }
+            Change::InsertFeeEntry(entry) => self.apply_fee_entry(entry),
+            Change::InsertHoldFee(fee) => {
+                self.fees.hold_fees.insert(fee.hold_id, fee.clone());
             }
             Change::InsertKybTransition(transition) => {
                 self.lifecycle

@@ -49,6 +49,11 @@ pub(crate) struct Batch<'a> {
     pub forget_sessions_before: Option<TimestampMs>,
     /// What the batch's holds, transfers and answers refer to, checked before the commit.
     pub references: References,
+    // Fees (src/store/fees.rs), written after the holds.
+    pub fee_schedules: Vec<&'a crate::fees::ScheduleVersion>,
+    pub fx_rates: Vec<&'a crate::fees::FxRate>,
+    pub fee_entries: Vec<&'a crate::fees::FeeEntry>,
+    pub hold_fees: Vec<&'a crate::fees::HoldFee>,
 }
 
 /// The rows referred to by the batch's new holds, transfers and answers, each id once, sorted. These
@@ -206,6 +211,10 @@ impl<'a> Batch<'a> {
                 Change::InsertKybTransition(transition) => batch.kyb_transitions.push(transition),
                 Change::UpsertNotification(notification) => notifications.put(notification.id.as_str(), notification),
                 Change::UpsertCardRequest(request) => card_requests.put(request.id.as_str(), request),
+                Change::InsertFeeSchedule(version) => batch.fee_schedules.push(version),
+                Change::InsertFxRate(rate) => batch.fx_rates.push(rate),
+                Change::InsertFeeEntry(entry) => batch.fee_entries.push(entry),
+                Change::InsertHoldFee(fee) => batch.hold_fees.push(fee),
             }
         }
         batch.partners = partners.into_sorted();

@@ -181,6 +181,7 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
         None => collect(source, rows::CARDS, Parameter::None, capacity(max_ids.card), rows::card).await?,
     };
     let lifecycle = lifecycle(source, answers_since).await?;
+    let fees = super::fees::records(source, answers_since).await?;
     Ok(Snapshot {
         partners,
         programs,
@@ -192,6 +193,7 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
         answers,
         max_ids,
         lifecycle,
+        fees,
     })
 }
 

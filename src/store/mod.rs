@@ -15,6 +15,7 @@
 mod batch;
 mod codes;
 mod error;
+mod fees;
 mod load;
 mod postgres;
 mod rows;
@@ -58,6 +59,8 @@ pub struct Snapshot {
     pub max_ids: MaxIds,
     /// Profiles, installations, sessions, admin users, KYC submissions, corporation details, KYB transitions.
     pub lifecycle: LifecycleRecords,
+    /// Fee schedules, FX rates, the loaded holds' fees, charged periods, fee report totals.
+    pub fees: crate::fees::FeeRecords,
 }
 
 /// The highest id in use per id sequence, 0 when none is: memory numbers on from here.
@@ -202,6 +205,22 @@ impl Store {
             }
         }
         Ok(totals)
+    }
+
+    /// Every fee entry, in id (creation) order (tests and the auditor).
+    pub async fn fee_entries(&self) -> Result<Vec<crate::fees::FeeEntry>, StoreError> {
+        match self {
+            Store::Postgres(pool) => fees::entries(pool).await,
+            Store::Sqlite(pool) => fees::entries(pool).await,
+        }
+    }
+
+    /// The posted card spend of a card in [from, to), minor units (the periodic-fee spend waiver).
+    pub async fn card_spend(&self, card_id: CardId, from: TimestampMs, to: TimestampMs) -> Result<i64, StoreError> {
+        match self {
+            Store::Postgres(pool) => fees::card_spend_postgres(pool, card_id, from, to).await,
+            Store::Sqlite(pool) => fees::card_spend_sqlite(pool, card_id, from, to).await,
+        }
     }
 
     /// The answer recorded for a transaction, if it is still kept.

@@ -89,6 +89,14 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     insert_answers(connection, &batch.answers).await?;
     upsert_notifications(connection, &batch.notifications).await?;
     upsert_card_requests(connection, &batch.card_requests).await?;
+    super::fees::write_postgres(
+        connection,
+        &batch.fee_schedules,
+        &batch.fx_rates,
+        &batch.fee_entries,
+        &batch.hold_fees,
+    )
+    .await?;
     // Balance rows last: nearly every batch changes the partners' balances, and a batch written
     // while the previous one commits waits here for that commit's row locks; its inserts above
     // have run meanwhile.

@@ -111,6 +111,14 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     insert_answers(connection, &batch.answers).await?;
     upsert_notifications(connection, &batch.notifications).await?;
     upsert_card_requests(connection, &batch.card_requests).await?;
+    super::fees::write_sqlite(
+        connection,
+        &batch.fee_schedules,
+        &batch.fx_rates,
+        &batch.fee_entries,
+        &batch.hold_fees,
+    )
+    .await?;
     check_references(connection, &batch.references).await?;
     if let Some(cutoff) = batch.forget_answers_before {
         sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")

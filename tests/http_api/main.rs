@@ -16,6 +16,7 @@ mod jwe_client;
 mod card_secrets;
 mod channels;
 mod corporate;
+mod fees;
 mod flows;
 mod matrices;
 mod openapi;

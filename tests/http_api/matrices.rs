@@ -93,6 +93,7 @@ fn ids(records: &Records) -> Vec<(&'static str, String)> {
         ("partnerId", PARTNER.to_owned()),
         ("partnerBalanceId", records.partner_balance.to_string()),
         ("requestId", "0190c0de-0000-7000-8000-0000000000aa".into()),
+        ("programId", "dev-credit-eur".into()),
     ]
 }
 
@@ -108,6 +109,7 @@ fn unknown_ids() -> Vec<(&'static str, String)> {
         ("partnerId", "no-such-partner".into()),
         ("partnerBalanceId", "999999".into()),
         ("requestId", "0190c0de-0000-7000-8000-0000000000ab".into()),
+        ("programId", "no-such-program".into()),
     ]
 }
 
@@ -133,6 +135,8 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         t if t.ends_with("/lock") => json!({"reason": 7}),
         t if t.ends_with("/load") => json!({"amount": 100}),
         t if t.ends_with("/threshold") => json!({"lowBalanceThreshold": 100}),
+        t if t.ends_with("/fees") => json!({"schedule": {"enabled": true, "cardCreation": "0.50"}}),
+        "/admin/fx-rates" => json!({"from": "USD", "to": "EUR", "rate": "0.92"}),
         _ => json!({}),
     })
 }
@@ -389,6 +393,10 @@ fn allowed(method: &str, template: &str) -> &'static [&'static str] {
         ("POST", "/admin/cards/{cardId}/cvv") => &["ADMIN", "MANAGER", "EMPLOYEE"],
         ("POST", "/admin/partners/{partnerId}/balances/{partnerBalanceId}/load") => &["OPERATOR"],
         ("PUT", "/admin/partners/{partnerId}/balances/{partnerBalanceId}/threshold") => REVIEWERS,
+        (_, "/admin/programs/{programId}/fees" | "/admin/programs/{programId}/fee-report") => &["ADMIN", "MANAGER"],
+        ("GET", "/admin/fx-rates") => REVIEWERS,
+        // Rates serve every partner: platform-wide users only (the matrix's manager is a partner's).
+        ("POST", "/admin/fx-rates") => &["ADMIN", "OPERATOR"],
         ("POST", t) if t.starts_with("/admin/kyc/submissions/") || t.starts_with("/admin/corporations/") => REVIEWERS,
         _ => panic!("no expectation for {method} {template}: add it to the role table"),
     }
@@ -402,7 +410,8 @@ fn success(method: &str, template: &str) -> StatusCode {
             "/admin/users"
             | "/admin/customers/{customerId}/cards/virtual"
             | "/admin/customers/{customerId}/cards/physical"
-            | "/admin/partners/{partnerId}/balances",
+            | "/admin/partners/{partnerId}/balances"
+            | "/admin/fx-rates",
         ) => StatusCode::CREATED,
         ("DELETE", _) => StatusCode::NO_CONTENT,
         // Allowed, then refused for want of JWE: the matrix calls in plaintext (card_secrets.rs encrypts).
