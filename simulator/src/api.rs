@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, bail, ensure};
 use reqwest::{Method, StatusCode};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -34,6 +34,10 @@ pub struct Api {
     plain: reqwest::Client,
     admin_user: String,
     admin_password: String,
+    /// This run's own RSA key pair: full card data is answered encrypted to it (JWE).
+    jwe: Arc<antaca::crypto::jwe::PlatformKeys>,
+    /// Its public half, base64 DER, for the `Public-Key` header.
+    jwe_public: String,
 }
 
 /// A non-2xx answer: its status and stable code.
@@ -100,7 +104,11 @@ fn client(config: rustls::ClientConfig) -> anyhow::Result<reqwest::Client> {
 
 impl Api {
     pub fn new(options: &ApiOptions) -> anyhow::Result<Api> {
+        let (own_key, _) = antaca::crypto::jwe::PlatformKey::generate().context("generating the run's RSA key")?;
+        let jwe_public = own_key.public_der_base64();
         Ok(Api {
+            jwe: Arc::new(antaca::crypto::jwe::PlatformKeys::new(own_key, Vec::new())),
+            jwe_public,
             base: options.url.trim_end_matches('/').to_owned(),
             partner: client(tls_config(options, true)?)?,
             plain: client(tls_config(options, false)?)?,
@@ -262,13 +270,34 @@ impl Api {
         Ok(serde_json::from_value(card)?)
     }
 
-    /// The full card number. The API shows only masked PANs until card data is
-    /// delivered encrypted (JWE: `GET /secure/customers/{id}/cards/{cardId}` with
-    /// `Encrypt-Response`); until that route exists there is no legitimate way to
-    /// learn it over HTTP, so this answers `None` and the cards file has no PAN.
-    /// When the route lands, this function is the one to change.
-    pub async fn full_pan(&self, _user_id: i64, _card_id: i64) -> anyhow::Result<Option<String>> {
-        Ok(None)
+    /// The card's number and CVC2, read as a partner must: `GET /secure/customers/{userId}/cards/{cardId}`
+    /// with `Encrypt-Response: true` and this run's public key in `Public-Key`; the answer is a
+    /// compact JWE to that key.
+    pub async fn full_card(&self, user_id: i64, card_id: i64) -> anyhow::Result<(String, String)> {
+        let path = format!("/secure/customers/{user_id}/cards/{card_id}");
+        let response = self
+            .partner
+            .get(format!("{}{path}", self.base))
+            .header("Public-Key", &self.jwe_public)
+            .header("Encrypt-Response", "true")
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = response.status();
+        let answer: Value = response.json().await.with_context(|| format!("GET {path}: the body"))?;
+        ensure!(status.is_success(), "GET {path}: {status} {answer}");
+        let payload = answer["payload"].as_str().context("the card data is not encrypted")?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64);
+        let plain = self
+            .jwe
+            .decrypt(payload, now_ms)
+            .map_err(|error| anyhow::anyhow!("GET {path}: {error}"))?;
+        let card: Value = serde_json::from_slice(&plain).context("the decrypted card data")?;
+        let pan = card["cardNo"].as_str().context("no cardNo")?.to_owned();
+        let cvc2 = card["cvv"].as_str().context("no cvv")?.to_owned();
+        Ok((pan, cvc2))
     }
 
     /// Records a bank transfer of `amount` into the partner's credit balance in

@@ -1,9 +1,9 @@
 //! The cards file: JSON lines of {card_id, balance_id, customer_id, pan,
 //! expiry (YYMM), cvc2, pin (or null), currency}, written by `antaca provision`
 //! (on the database, with card numbers) or `simulator provision` (over the API).
-//! The API does not show card numbers yet (they wait for JWE delivery), so a
-//! file written over the API has `pan` and `cvc2` null: it names the cards for
-//! HTTP use, and ISO 8583 clients need a file with numbers.
+//! Over the API the number and CVC2 are read through the full-card route, which
+//! answers only inside JWE. A line without them (an older file) names a card for
+//! HTTP use only; ISO 8583 clients need the numbers.
 
 use std::io::Write;
 use std::path::Path;

@@ -43,20 +43,10 @@ fn currency_numeric(alphabetic: &str) -> anyhow::Result<u16> {
 pub async fn run(options: ProvisionOptions) -> anyhow::Result<()> {
     let lines = provision(&options).await?;
     cards::write(&options.out, &lines)?;
-    let with_pan = lines.iter().filter(|line| line.pan.is_some()).count();
     println!(
-        "{} cards written to {} (owner-only){}",
+        "{} cards written to {} (owner-only)",
         lines.len(),
-        options.out.display(),
-        if with_pan == lines.len() {
-            String::new()
-        } else {
-            format!(
-                "; {} without a card number: the API shows masked PANs only until card data is delivered \
-                 encrypted (JWE)",
-                lines.len() - with_pan
-            )
-        }
+        options.out.display()
     );
     Ok(())
 }
@@ -115,15 +105,14 @@ async fn one_card(
         card.card_id,
         card.status
     );
-    let pan = api.full_pan(user_id, card.card_id).await?;
+    let (pan, cvc2) = api.full_card(user_id, card.card_id).await?;
     Ok(CardLine {
         card_id: Some(card.card_id),
         balance_id: Some(balance_id),
         customer_id: Some(user_id),
-        pan,
+        pan: Some(pan),
         expiry: card.expiry,
-        // Shown only with the card number (JWE).
-        cvc2: None,
+        cvc2: Some(cvc2),
         pin,
         currency,
     })

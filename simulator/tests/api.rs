@@ -162,8 +162,13 @@ fn provision_and_scenarios_over_the_api() {
     for line in &lines {
         assert!(line["card_id"].as_i64().is_some() && line["customer_id"].as_i64().is_some());
         assert!(line["balance_id"].as_i64().is_some() && line["expiry"].as_str().is_some());
-        // Card numbers wait for the JWE route; the file says so rather than inventing one.
-        assert!(line["pan"].is_null());
+        // Card data read through the JWE route: a card number and a CVC2.
+        let pan = line["pan"].as_str().expect("a card number");
+        assert!(
+            pan.len() >= 12 && pan.bytes().all(|byte| byte.is_ascii_digit()),
+            "{pan}"
+        );
+        assert!(line["cvc2"].as_str().is_some_and(|cvc2| cvc2.len() == 3));
     }
     assert_eq!(lines.iter().filter(|line| line["pin"].is_string()).count(), 2);
 
