@@ -70,12 +70,21 @@ impl std::fmt::Display for ConstraintKind {
 }
 
 impl StoreError {
-    /// An error of the COMMIT itself: an answer from the database means the transaction was rolled
-    /// back; no answer (connection lost, I/O error) leaves its outcome unknown.
-    pub(crate) fn from_commit(error: sqlx::Error) -> StoreError {
-        match error {
-            sqlx::Error::Database(_) => StoreError::from(error),
-            other => StoreError::InDoubt(other),
+    /// An error of a PostgreSQL COMMIT: a statement error from the database means the transaction
+    /// was rolled back; no answer (connection lost, I/O error), or the server ending the session
+    /// (SQLSTATE class 57, operator intervention such as an immediate shutdown, or 08, connection
+    /// exception) while the commit record may already be flushed, leaves its outcome unknown.
+    pub(crate) fn from_postgres_commit(error: sqlx::Error) -> StoreError {
+        let session_ended = match &error {
+            sqlx::Error::Database(database) => database
+                .code()
+                .is_some_and(|code| code.starts_with("57") || code.starts_with("08")),
+            _ => true,
+        };
+        if session_ended {
+            StoreError::InDoubt(error)
+        } else {
+            StoreError::from(error)
         }
     }
 

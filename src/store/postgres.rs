@@ -49,7 +49,7 @@ pub(super) async fn commit(
             .await?;
     }
     written.signal();
-    transaction.commit().await.map_err(StoreError::from_commit)
+    transaction.commit().await.map_err(StoreError::from_postgres_commit)
 }
 
 /// Whether the batch marked `marker` is stored. Inserting the marker waits for a transaction still

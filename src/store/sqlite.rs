@@ -68,7 +68,9 @@ pub(super) async fn commit(
             .await?;
     }
     written.signal();
-    transaction.commit().await.map_err(StoreError::from_commit)
+    // SQLite reports a failed COMMIT after rolling back (or leaving nothing durable): never in doubt.
+    transaction.commit().await?;
+    Ok(())
 }
 
 /// Whether the batch marked `marker` is stored. Inserting the marker waits for a transaction still
