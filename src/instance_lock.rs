@@ -21,6 +21,9 @@ pub enum InstanceLockError {
     Io(String),
 }
 
+/// How long taking the PostgreSQL lock waits for a predecessor's session to end.
+const PREDECESSOR_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Held for the life of the process.
 #[derive(Debug)]
 pub enum InstanceLock {
@@ -39,15 +42,24 @@ impl InstanceLock {
             let mut connection = PgConnection::connect(database_url)
                 .await
                 .map_err(|error| InstanceLockError::Io(error.to_string()))?;
-            let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(ADVISORY_KEY)
-                .fetch_one(&mut connection)
-                .await
-                .map_err(|error| InstanceLockError::Io(error.to_string()))?;
-            if !taken {
-                return Err(InstanceLockError::Taken("PostgreSQL advisory lock held".to_owned()));
+            // A predecessor that just stopped (or a test's application just dropped) closed its
+            // session, but the server may take a moment to end it and free the lock: look again for
+            // a bounded while before calling the database taken.
+            let deadline = std::time::Instant::now() + PREDECESSOR_WAIT;
+            loop {
+                let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(ADVISORY_KEY)
+                    .fetch_one(&mut connection)
+                    .await
+                    .map_err(|error| InstanceLockError::Io(error.to_string()))?;
+                if taken {
+                    return Ok(InstanceLock::Postgres(connection));
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(InstanceLockError::Taken("PostgreSQL advisory lock held".to_owned()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            return Ok(InstanceLock::Postgres(connection));
         }
         let path = database_url
             .strip_prefix("sqlite://")
