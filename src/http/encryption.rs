@@ -80,7 +80,20 @@ fn development_key(directory: &Path, kid: &str) -> anyhow::Result<PlatformKey> {
     }
     std::fs::create_dir_all(directory).with_context(|| format!("creating {}", directory.display()))?;
     let (key, pem) = PlatformKey::generate().map_err(|error| anyhow::anyhow!("generating the JWE key: {error}"))?;
-    write_private(&path, &pem)?;
+    // Written whole under a name of its own, then linked into place (which fails if the file
+    // exists): two processes starting together on one directory never read half a key, and the
+    // one that loses uses the winner's.
+    let staging = directory.join(format!("{DEV_KEY_FILE}.{}", uuid::Uuid::new_v4().simple()));
+    write_private(&staging, &pem)?;
+    let linked = std::fs::hard_link(&staging, &path);
+    let _ = std::fs::remove_file(&staging);
+    match linked {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            return read_key(&path, kid).context("the development JWE key (key `jwe.dev_directory`)");
+        }
+        Err(error) => return Err(error).with_context(|| format!("creating {}", path.display())),
+    }
     tracing::warn!(path = %path.display(), "generated a DEVELOPMENT JWE key; configure jwe.private_key_path in production");
     if kid.is_empty() { Ok(key) } else { read_key(&path, kid) }
 }
