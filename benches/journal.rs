@@ -41,7 +41,7 @@ use antaca::state::{
     HoldStatus, IdKind, JournalError, JournalLimits, KycStatus, LoadedState, Owner, Partner, Program, RecordedAnswer,
     State, Submission, SystemClock, TransactionId,
 };
-use antaca::store::Store;
+use antaca::store::{BatchMarker, Store};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -65,15 +65,18 @@ const HOLD_AMOUNT: i64 = 100;
 /// The store as the journal's commit target (as the application wraps it), counting batches.
 struct StoreTarget {
     store: Store,
+    /// The fencing epoch, as the application takes it (`Store::take_over`).
+    epoch: Option<i64>,
     batches: AtomicU64,
     changes: AtomicU64,
     commit_nanos: AtomicU64,
 }
 
 impl StoreTarget {
-    fn new(store: Store) -> StoreTarget {
+    fn new(store: Store, epoch: Option<i64>) -> StoreTarget {
         StoreTarget {
             store,
+            epoch,
             batches: AtomicU64::new(0),
             changes: AtomicU64::new(0),
             commit_nanos: AtomicU64::new(0),
@@ -101,7 +104,14 @@ impl CommitTarget for StoreTarget {
             let started = Instant::now();
             let result = self
                 .store
-                .commit_signalling(changes, Some(batch), written)
+                .commit_signalling(
+                    changes,
+                    Some(BatchMarker {
+                        batch,
+                        epoch: self.epoch,
+                    }),
+                    written,
+                )
                 .await
                 .map_err(|_| JournalError::Failed);
             self.commit_nanos
@@ -296,7 +306,8 @@ async fn open_state(store: &Store, limits: JournalLimits) -> (State, Arc<StoreTa
         fees: snapshot.fees,
     };
     let keys = CardKeys::new(&[7; 32], &[9; 32]).unwrap();
-    let target = Arc::new(StoreTarget::new(store.clone()));
+    let epoch = store.take_over().await.expect("taking the bench database over");
+    let target = Arc::new(StoreTarget::new(store.clone(), epoch));
     let (state, _committer) = State::open(loaded, target.clone(), limits, keys, Arc::new(SystemClock));
     (state, target)
 }

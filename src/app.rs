@@ -27,13 +27,19 @@ use crate::state::{
     Balance, BalanceKind, BalanceState, Change, Clock, FundingModel, JournalError, JournalLimits, LoadedState, Owner,
     PLATFORM_PARTNER, Partner, Program, SETTLEMENT, State, Submission, SystemClock, clearing_purpose,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{BatchMarker, Store, StoreError};
 
 /// The store as the journal's commit target: an unreachable database is
 /// `Unavailable` (9109 now, fine again once it is back), a COMMIT left unanswered `InDoubt`
-/// (resolved by looking for the batch's marker), anything else `Failed`.
+/// (resolved by looking for the batch's marker), anything else `Failed`. Every batch is fenced with
+/// the instance's epoch; once another instance has taken the database over, batches fail as
+/// `Unavailable` and `superseded` is cancelled, which stops the application.
 #[derive(Debug)]
-struct StoreTarget(Store);
+struct StoreTarget {
+    store: Store,
+    epoch: Option<i64>,
+    superseded: CancellationToken,
+}
 
 impl CommitTarget for StoreTarget {
     fn commit<'a>(
@@ -43,17 +49,23 @@ impl CommitTarget for StoreTarget {
         written: Written,
     ) -> Pin<Box<dyn Future<Output = Result<(), JournalError>> + Send + 'a>> {
         Box::pin(async move {
-            self.0
-                .commit_signalling(changes, Some(batch), written)
+            let marker = BatchMarker {
+                batch,
+                epoch: self.epoch,
+            };
+            self.store
+                .commit_signalling(changes, Some(marker), written)
                 .await
                 .map_err(|error| {
                     tracing::error!(%error, "commit failed");
-                    if matches!(error, StoreError::InDoubt(_)) {
-                        JournalError::InDoubt
-                    } else if error.is_unavailable() {
-                        JournalError::Unavailable
-                    } else {
-                        JournalError::Failed
+                    match error {
+                        StoreError::InDoubt(_) => JournalError::InDoubt,
+                        StoreError::Superseded { .. } => {
+                            self.superseded.cancel();
+                            JournalError::Unavailable
+                        }
+                        error if error.is_unavailable() => JournalError::Unavailable,
+                        _ => JournalError::Failed,
                     }
                 })
         })
@@ -65,7 +77,7 @@ impl CommitTarget for StoreTarget {
             // against what is stored. Meanwhile the batch's funds stay reserved.
             let mut pause = Duration::from_millis(50);
             loop {
-                match self.0.batch_stored(batch).await {
+                match self.store.batch_stored(batch).await {
                     Ok(stored) => return stored,
                     Err(error) => {
                         tracing::warn!(%error, batch, "cannot tell yet whether an in-doubt batch was stored");
@@ -97,6 +109,8 @@ pub struct Application {
     periodic_fee_interval: Duration,
     /// Released when the application is dropped (or the process ends).
     _instance_lock: InstanceLock,
+    /// Cancelled when another instance has taken the database over (see [`Store::take_over`]).
+    superseded: CancellationToken,
 }
 
 impl Application {
@@ -115,6 +129,7 @@ impl Application {
             state,
             store,
             instance_lock,
+            superseded,
         } = open_state(config, clock).await?;
 
         let settings = Settings {
@@ -173,6 +188,7 @@ impl Application {
             duplicate_retention: Duration::from_secs(config.authorization.duplicate_retention_s),
             deliverer,
             _instance_lock: instance_lock,
+            superseded,
         })
     }
 
@@ -201,7 +217,24 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled, then finishes what is in flight:
     /// every request still being decided gets its durable answer first.
+    ///
+    /// If another instance takes the database over meanwhile (this one lost its instance lock, e.g.
+    /// across a database restart), nothing more can be saved here: it stops the same way and
+    /// returns an error.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let superseded = self.superseded.clone();
+        tokio::spawn({
+            let (superseded, shutdown) = (superseded.clone(), shutdown.clone());
+            async move {
+                tokio::select! {
+                    () = superseded.cancelled() => {
+                        tracing::error!("another instance has taken the database over; stopping");
+                        shutdown.cancel();
+                    }
+                    () = shutdown.cancelled() => {}
+                }
+            }
+        });
         tracing::info!(address = %self.network_address, "ISO 8583 listener bound");
         tracing::info!(address = %self.http_address, "HTTPS listener bound");
         let settings = self.api.settings.clone();
@@ -247,6 +280,9 @@ impl Application {
         sessions.await.context("session housekeeping task")?;
         deliverer.await.context("webhook delivery task")?;
         http.await.context("HTTPS task")?.context("HTTPS server")?;
+        if superseded.is_cancelled() {
+            anyhow::bail!("stopped: another instance has taken the database over");
+        }
         tracing::info!("stopped; every answered request is durable");
         Ok(())
     }
@@ -259,6 +295,8 @@ pub struct OpenedState {
     pub state: State,
     pub store: Store,
     pub instance_lock: InstanceLock,
+    /// Cancelled when another instance has taken the database over: this one must stop serving.
+    pub superseded: CancellationToken,
 }
 
 /// Takes the database's instance lock, opens the store (migrating it), loads
@@ -283,17 +321,36 @@ pub async fn open_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     let store = Store::connect(&config.database.url, config.database.connections_max)
         .await
         .context("opening the database (key `database.url`)")?;
-    let state = load_state(config, &store, keys, clock).await?;
+    // After the lock and before the load: a killed predecessor's last batches may still be
+    // committing in its server sessions; taking over waits for them and fences off the rest.
+    let epoch = store
+        .take_over()
+        .await
+        .context("taking the database over from an earlier instance")?;
+    let superseded = CancellationToken::new();
+    let target = StoreTarget {
+        store: store.clone(),
+        epoch,
+        superseded: superseded.clone(),
+    };
+    let state = load_state(config, &store, target, keys, clock).await?;
     Ok(OpenedState {
         state,
         store,
         instance_lock,
+        superseded,
     })
 }
 
 /// Loads the store into memory, then makes sure every configured program has
 /// its partner, its funding balance and the system accounts it posts to.
-async fn load_state(config: &Config, store: &Store, keys: CardKeys, clock: Arc<dyn Clock>) -> anyhow::Result<State> {
+async fn load_state(
+    config: &Config,
+    store: &Store,
+    target: StoreTarget,
+    keys: CardKeys,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<State> {
     let started = Instant::now();
     let retention_ms = (config.authorization.duplicate_retention_s * 1000) as i64;
     let snapshot = store
@@ -335,7 +392,7 @@ async fn load_state(config: &Config, store: &Store, keys: CardKeys, clock: Arc<d
             1
         },
     };
-    let (state, _journal_task) = State::open(loaded, Arc::new(StoreTarget(store.clone())), limits, keys, clock);
+    let (state, _journal_task) = State::open(loaded, Arc::new(target), limits, keys, clock);
     let (cards, balances, holds) = state.counts();
     tracing::info!(
         cards,

@@ -98,6 +98,38 @@ async fn a_second_switch_on_the_same_database_is_refused() {
     }
 }
 
+/// A switch that lost its instance lock (a PostgreSQL restart ends the lock's session) while another
+/// took the database over is fenced off: its next decision stores nothing and is answered 9109, and
+/// it stops by itself, saying why.
+#[tokio::test]
+async fn a_switch_whose_database_was_taken_over_saves_nothing_and_stops() {
+    let Some(database) = common::TestStore::postgres().await else {
+        return;
+    };
+    let app = TestApp::start(&database.url).await;
+    let card = app.funded_card(CREDIT_PROGRAM, 10_000).await;
+    let mut client = app.connect().await;
+    assert_eq!(
+        client.exchange(&Tx::authorization(card.pan(), 100)).await.action(),
+        "0000"
+    );
+    // What a successor does once it holds the lock (`Store::take_over`).
+    let successor = antaca::store::Store::connect(&database.url, 1).await.unwrap();
+    successor.take_over().await.unwrap();
+    let holds_before = successor.holds().await.unwrap().len();
+    assert_eq!(
+        client.exchange(&Tx::authorization(card.pan(), 200)).await.action(),
+        "9109"
+    );
+    assert_eq!(successor.holds().await.unwrap().len(), holds_before, "nothing stored");
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(30), app.task)
+        .await
+        .expect("the fenced-off switch stops by itself")
+        .expect("the server task ends");
+    let error = format!("{:#}", stopped.expect_err("it stops with an error"));
+    assert!(error.contains("another instance"), "{error}");
+}
+
 #[tokio::test]
 async fn two_hundred_pipelined_echo_tests_are_all_answered() {
     let database = common::TestStore::sqlite().await;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use antaca::state::change::Change;
 use antaca::state::model::*;
-use antaca::store::{ConstraintKind, MaxIds, Snapshot, Store, StoreError};
+use antaca::store::{BatchMarker, ConstraintKind, MaxIds, Snapshot, Store, StoreError};
 use common::{Backend, TestStore, each_store};
 
 const PARTNER: &str = "acme";
@@ -613,8 +613,12 @@ async fn migrations_run_twice_are_idempotent() {
         let mut oracle = Oracle::default();
         commit(&db.store, &mut oracle, &base()).await;
         let again = db.reconnect().await;
-        // One row per migration file (the same count in both folders).
-        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        // One row per migration file of the backend's folder (PostgreSQL has one more: the fence).
+        let folder = match db.backend {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        };
+        let files = std::fs::read_dir(format!("{}/migrations/{folder}", env!("CARGO_MANIFEST_DIR")))
             .unwrap()
             .count() as i64;
         assert_eq!(scalar(&again, "SELECT COUNT(*) FROM _sqlx_migrations").await, files);
@@ -1324,7 +1328,11 @@ async fn an_in_doubt_batch_is_found_by_its_marker() {
     use sqlx::Connection;
     each_store(|db| async move {
         db.store
-            .commit_signalling(&base(), Some(41), Written::unobserved())
+            .commit_signalling(
+                &base(),
+                Some(BatchMarker { batch: 41, epoch: None }),
+                Written::unobserved(),
+            )
             .await
             .unwrap();
         assert!(db.store.batch_stored(41).await.unwrap(), "a committed batch is found");
@@ -1356,4 +1364,88 @@ async fn an_in_doubt_batch_is_found_by_its_marker() {
         }
     })
     .await;
+}
+
+/// One serving instance per PostgreSQL database, fenced: taking the database over waits for a batch
+/// an earlier instance is still committing (a switch killed during COMMIT leaves its server session
+/// finishing it), so the successor's load sees it; a batch of the earlier instance that comes after
+/// the take-over stores nothing and says why. (SQLite needs no fence: its file lock ends only with
+/// its process, and a dead process commits nothing more.)
+#[tokio::test]
+async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest() {
+    use antaca::state::journal::Written;
+    use sqlx::Connection;
+    let Some(db) = TestStore::postgres().await else {
+        return;
+    };
+    let predecessor = db.store.take_over().await.unwrap().expect("PostgreSQL is fenced");
+    // The predecessor's batch, every statement run and its marker written; only COMMIT is left.
+    let mut committing = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut committing).await.unwrap();
+    sqlx::query("INSERT INTO committed_batches (id) SELECT 7 FROM serving_instance WHERE epoch = $1 FOR SHARE")
+        .bind(predecessor)
+        .execute(&mut committing)
+        .await
+        .unwrap();
+    let successor = Store::connect(&db.url, 2).await.unwrap();
+    let taking_over = tokio::spawn({
+        let successor = successor.clone();
+        async move { successor.take_over().await.unwrap().unwrap() }
+    });
+    // The take-over is seen waiting on the predecessor's lock, not merely slow.
+    let mut waiting = 0;
+    while waiting == 0 {
+        waiting = scalar(
+            &db.store,
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE serving_instance%'",
+        )
+        .await;
+        assert!(
+            !taking_over.is_finished(),
+            "the take-over waits for the batch still committing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    sqlx::query("COMMIT").execute(&mut committing).await.unwrap();
+    let epoch = taking_over.await.unwrap();
+    assert!(epoch > predecessor);
+    assert!(
+        successor.batch_stored(7).await.unwrap(),
+        "the predecessor's batch landed before the take-over"
+    );
+
+    // From now on the predecessor's batches store nothing.
+    let stale = db
+        .store
+        .commit_signalling(
+            &base(),
+            Some(BatchMarker {
+                batch: 8,
+                epoch: Some(predecessor),
+            }),
+            Written::unobserved(),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Superseded { epoch }) if epoch == predecessor),
+        "{stale:?}"
+    );
+    assert_eq!(
+        scalar(&db.store, "SELECT COUNT(*) FROM balances").await,
+        0,
+        "nothing of it stored"
+    );
+    successor
+        .commit_signalling(
+            &base(),
+            Some(BatchMarker {
+                batch: 9,
+                epoch: Some(epoch),
+            }),
+            Written::unobserved(),
+        )
+        .await
+        .expect("the serving instance commits");
+    assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM balances").await, 2);
 }

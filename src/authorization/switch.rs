@@ -162,6 +162,7 @@ impl Inner {
         let guard = match request.transaction {
             Some(transaction) => match self.state.claim(transaction).await {
                 Claim::Answered(recorded) => return Answer::from_recorded(&recorded),
+                Claim::Unsaved => return Answer::of(ActionCode::SystemMalfunction),
                 Claim::New(guard) => Some(guard),
             },
             None => None,
@@ -174,9 +175,13 @@ impl Inner {
         // (waiting, like a duplicate, while the original is in flight).
         let mut original_state = match (request.class, request.original) {
             (MessageClass::FinancialAdvice | MessageClass::Reversal, Some(original)) => {
-                Some(match self.state.claim(original.transaction).await {
-                    Claim::New(original_guard) => OriginalState::Unknown(original_guard),
-                    Claim::Answered(answer) => OriginalState::Answered(answer),
+                Some(loop {
+                    match self.state.claim(original.transaction).await {
+                        Claim::New(original_guard) => break OriginalState::Unknown(original_guard),
+                        Claim::Answered(answer) => break OriginalState::Answered(answer),
+                        // The original's decision was not saved: as if never sent. Claim it anew.
+                        Claim::Unsaved => continue,
+                    }
                 })
             }
             _ => None,

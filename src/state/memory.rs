@@ -216,10 +216,21 @@ impl HoldCell {
     }
 }
 
+/// The request being decided for a transaction identity, which its duplicates wait for.
+#[derive(Debug, Default)]
+pub struct PendingAnswer {
+    pub decided: Notify,
+    /// Set when the decision could not be made durable (it was answered 9109): the duplicates that
+    /// waited for it get that answer too instead of deciding afresh. Otherwise a copy sent on a
+    /// connection the network had given up on could be approved while the copy it still listened
+    /// to was answered 9109 (the chaos run's seed 11).
+    pub unsaved: std::sync::atomic::AtomicBool,
+}
+
 /// A transaction identity's answer: final, or being decided right now.
 #[derive(Debug, Clone)]
 pub enum AnswerSlot {
     /// The first request with this identity is in flight; duplicates wait.
-    Pending(Arc<Notify>),
+    Pending(Arc<PendingAnswer>),
     Final(RecordedAnswer),
 }

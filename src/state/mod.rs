@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 
 pub use change::Change;
 pub use journal::{Journal, JournalError, JournalLimits, Receipt, Release, Submission};
-pub use memory::{AnswerSlot, BalanceCell, BalanceMoney, CardCell, HoldCell};
+pub use memory::{AnswerSlot, BalanceCell, BalanceMoney, CardCell, HoldCell, PendingAnswer};
 pub use model::*;
 
 use crate::crypto::CardKeys;
@@ -224,6 +224,9 @@ pub enum Claim {
     New(ClaimGuard),
     /// Already answered: answer the same.
     Answered(RecordedAnswer),
+    /// This duplicate waited for the first request with its identity, whose decision could not be
+    /// saved: answer as it was answered (9109). The identity is free again for the next request.
+    Unsaved,
 }
 
 /// Holds a claimed transaction identity until its answer is durable or abandoned.
@@ -249,7 +252,7 @@ impl ClaimGuard {
 impl Drop for ClaimGuard {
     fn drop(&mut self) {
         if self.armed {
-            self.memory.free_answer(&self.transaction);
+            self.memory.free_answer(&self.transaction, false);
         }
     }
 }
@@ -460,7 +463,7 @@ impl State {
         loop {
             let waiting = match self.memory.answers.entry(transaction) {
                 dashmap::Entry::Vacant(vacant) => {
-                    vacant.insert(AnswerSlot::Pending(Arc::new(Notify::new())));
+                    vacant.insert(AnswerSlot::Pending(Arc::new(PendingAnswer::default())));
                     return Claim::New(ClaimGuard {
                         memory: self.memory.clone(),
                         transaction,
@@ -472,16 +475,19 @@ impl State {
                     AnswerSlot::Pending(notify) => notify.clone(),
                 },
             };
-            let notified = waiting.notified();
+            let notified = waiting.decided.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             // The first request may have finished before we enabled: look again.
             let still_pending = matches!(
                 self.memory.answers.get(&transaction).as_deref(),
-                Some(AnswerSlot::Pending(notify)) if Arc::ptr_eq(notify, &waiting)
+                Some(AnswerSlot::Pending(pending)) if Arc::ptr_eq(pending, &waiting)
             );
             if still_pending {
                 notified.await;
+            }
+            if waiting.unsaved.load(std::sync::atomic::Ordering::Acquire) {
+                return Claim::Unsaved;
             }
         }
     }
@@ -956,12 +962,16 @@ impl Memory {
         }
     }
 
-    fn free_answer(&self, transaction: &TransactionId) {
-        if let Some((_, AnswerSlot::Pending(notify))) = self
+    /// Frees a claimed identity whose answer was not recorded; `unsaved`: because its decision
+    /// could not be made durable (its waiters are answered the same, see [`PendingAnswer::unsaved`]),
+    /// rather than abandoned before deciding (its waiters decide afresh).
+    fn free_answer(&self, transaction: &TransactionId, unsaved: bool) {
+        if let Some((_, AnswerSlot::Pending(pending))) = self
             .answers
             .remove_if(transaction, |_, slot| matches!(slot, AnswerSlot::Pending(_)))
         {
-            notify.notify_waiters();
+            pending.unsaved.store(unsaved, std::sync::atomic::Ordering::Release);
+            pending.decided.notify_waiters();
         }
     }
 
@@ -1070,8 +1080,8 @@ impl Memory {
                 let previous = self
                     .answers
                     .insert(answer.transaction, AnswerSlot::Final(answer.clone()));
-                if let Some(AnswerSlot::Pending(notify)) = previous {
-                    notify.notify_waiters();
+                if let Some(AnswerSlot::Pending(pending)) = previous {
+                    pending.decided.notify_waiters();
                 }
             }
             Change::ForgetAnswersBefore(cutoff) => {
@@ -1318,7 +1328,7 @@ impl Applier for Memory {
         }
     }
 
-    fn release(&self, releases: Vec<Release>, _committed: bool) {
+    fn release(&self, releases: Vec<Release>, committed: bool) {
         for release in releases {
             match release {
                 Release::Funds { balance, amount } => {
@@ -1339,7 +1349,7 @@ impl Applier for Memory {
                     cell.changed.notify_waiters();
                 }
                 // Committed: `RecordAnswer` made the slot final. Failed: free the identity.
-                Release::Answer(transaction) => self.free_answer(&transaction),
+                Release::Answer(transaction) => self.free_answer(&transaction, !committed),
             }
         }
     }
@@ -1390,6 +1400,91 @@ mod tests {
         };
         let payload: serde_json::Value = serde_json::from_str(&notification.payload).unwrap();
         payload["available"].as_i64().unwrap()
+    }
+
+    /// A commit target whose database is always away.
+    struct Unreachable;
+
+    impl CommitTarget for Unreachable {
+        fn commit<'a>(
+            &'a self,
+            _batch: journal::BatchId,
+            _changes: &'a [Change],
+            _written: journal::Written,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), JournalError>> + Send + 'a>> {
+            Box::pin(std::future::ready(Err(JournalError::Unavailable)))
+        }
+    }
+
+    fn unreachable_state() -> State {
+        let limits = JournalLimits {
+            batch_max: 16,
+            batch_wait: std::time::Duration::ZERO,
+            queue_max: 16,
+            commits_in_flight_max: 1,
+        };
+        let keys = CardKeys::new(&[7; 32], &[9; 32]).unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(1_000));
+        State::open(LoadedState::default(), Arc::new(Unreachable), limits, keys, clock).0
+    }
+
+    const TRANSACTION: TransactionId = TransactionId {
+        acquirer: 123_456,
+        acquirer_digits: 6,
+        stan: 42,
+        local_time: 261_204_120_000,
+    };
+
+    /// The first request's decision, recorded (and refused by the database).
+    fn recorded(guard: ClaimGuard) -> Submission {
+        let mut submission = Submission::default();
+        submission.push(Change::RecordAnswer(RecordedAnswer {
+            transaction: TRANSACTION,
+            mti: 2100,
+            action_code: *b"0000",
+            approval_code: None,
+            available: None,
+            hold_id: None,
+            created_at: 1_000,
+        }));
+        submission.release(guard.into_release());
+        submission
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_duplicate_waiting_for_an_unsaved_decision_is_answered_the_same() {
+        let state = unreachable_state();
+        let Claim::New(guard) = state.claim(TRANSACTION).await else {
+            panic!("the first request claims its identity");
+        };
+        let waiter = tokio::spawn({
+            let state = state.clone();
+            async move { state.claim(TRANSACTION).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "the duplicate waits for the first request");
+        assert_eq!(state.submit(recorded(guard)).await, Err(JournalError::Unavailable));
+        assert!(
+            matches!(waiter.await.unwrap(), Claim::Unsaved),
+            "the duplicate gets the first request's outcome, not a decision of its own"
+        );
+        // The identity is free again: the next request with it is decided afresh.
+        assert!(matches!(state.claim(TRANSACTION).await, Claim::New(_)));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_duplicate_waiting_for_an_abandoned_claim_decides_afresh() {
+        let state = unreachable_state();
+        let Claim::New(guard) = state.claim(TRANSACTION).await else {
+            panic!("the first request claims its identity");
+        };
+        let waiter = tokio::spawn({
+            let state = state.clone();
+            async move { state.claim(TRANSACTION).await }
+        });
+        tokio::task::yield_now().await;
+        drop(guard);
+        assert!(matches!(waiter.await.unwrap(), Claim::New(_)));
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub enum StoreError {
     /// ([`crate::store::Store::batch_stored`] tells).
     #[error("commit not confirmed: {0}")]
     InDoubt(#[source] sqlx::Error),
+    /// Another instance took over the database ([`crate::store::Store::take_over`]) since this one
+    /// did: nothing of the batch was stored, and this process must stop serving.
+    #[error("another instance serves this database now (this one's epoch {epoch} ended)")]
+    Superseded { epoch: i64 },
     /// Any other database or driver error.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),

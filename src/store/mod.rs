@@ -63,6 +63,15 @@ pub struct Snapshot {
     pub fees: crate::fees::FeeRecords,
 }
 
+/// What a journal batch is stored with: its id, which [`Store::batch_stored`] looks for when its
+/// COMMIT was in doubt, and the epoch of the instance that wrote it (`None`: not fenced, for tools
+/// and tests that hold no instance lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchMarker {
+    pub batch: i64,
+    pub epoch: Option<i64>,
+}
+
 /// The highest id in use per id sequence, 0 when none is: memory numbers on from here.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MaxIds {
@@ -140,11 +149,13 @@ impl Store {
     /// left (the journal's cue to start writing its next batch).
     ///
     /// `marker`, when given, is stored with the batch (`committed_batches`), so that after
-    /// [`StoreError::InDoubt`] [`Store::batch_stored`] can tell whether the batch was stored.
+    /// [`StoreError::InDoubt`] [`Store::batch_stored`] can tell whether the batch was stored; with an
+    /// epoch, only while that epoch serves the database ([`Store::take_over`]), else
+    /// [`StoreError::Superseded`] and nothing is stored.
     pub async fn commit_signalling(
         &self,
         changes: &[Change],
-        marker: Option<i64>,
+        marker: Option<BatchMarker>,
         written: Written,
     ) -> Result<(), StoreError> {
         if changes.is_empty() {
@@ -154,6 +165,17 @@ impl Store {
         match self {
             Store::Postgres(pool) => postgres::commit(pool, &batch, marker, written).await,
             Store::Sqlite(pool) => sqlite::commit(pool, &batch, marker, written).await,
+        }
+    }
+
+    /// Makes this process the one serving the database, once it holds the instance lock: returns the
+    /// epoch its batches are fenced with (see [`BatchMarker`]), after every batch of an earlier
+    /// instance still committing has finished, so a load that follows sees them all. `None` on
+    /// SQLite, whose file lock ends only with its process (a killed process commits nothing more).
+    pub async fn take_over(&self) -> Result<Option<i64>, StoreError> {
+        match self {
+            Store::Postgres(pool) => postgres::take_over(pool).await.map(Some),
+            Store::Sqlite(_) => Ok(None),
         }
     }
 

@@ -11,9 +11,9 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
-use super::StoreError;
 use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
+use super::{BatchMarker, StoreError};
 use crate::state::journal::{BATCH_COUNT_BITS, Written};
 use crate::state::model::*;
 
@@ -36,20 +36,56 @@ pub(super) async fn connect(url: &str, connections_max: u32) -> Result<PgPool, S
 pub(super) async fn commit(
     pool: &PgPool,
     batch: &Batch<'_>,
-    marker: Option<i64>,
+    marker: Option<BatchMarker>,
     written: Written,
 ) -> Result<(), StoreError> {
     let mut transaction = pool.begin().await?;
     // On an error the transaction is dropped, which rolls it back: nothing of the batch stays.
     write(&mut transaction, batch).await?;
-    if let Some(id) = marker {
-        sqlx::query("INSERT INTO committed_batches (id) VALUES ($1)")
-            .bind(id)
+    match marker {
+        Some(BatchMarker { batch, epoch: None }) => {
+            sqlx::query("INSERT INTO committed_batches (id) VALUES ($1)")
+                .bind(batch)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        // The marker is stored only while `epoch` is still the serving one; the share lock makes a
+        // successor's take-over wait for this transaction (migration 0008 says why).
+        Some(BatchMarker {
+            batch,
+            epoch: Some(epoch),
+        }) => {
+            let stored = sqlx::query(
+                "INSERT INTO committed_batches (id) SELECT $1 FROM serving_instance WHERE epoch = $2 FOR SHARE",
+            )
+            .bind(batch)
+            .bind(epoch)
             .execute(&mut *transaction)
-            .await?;
+            .await?
+            .rows_affected();
+            if stored == 0 {
+                return Err(StoreError::Superseded { epoch });
+            }
+        }
+        None => {}
     }
     written.signal();
     transaction.commit().await.map_err(StoreError::from_postgres_commit)
+}
+
+/// Raises the serving epoch and returns it. The update waits for every batch still committing under
+/// an earlier epoch (they hold the row in share mode), so what is read after it includes them.
+pub(super) async fn take_over(pool: &PgPool) -> Result<i64, StoreError> {
+    let mut transaction = pool.begin().await?;
+    // How long a take-over waits for the batches of an earlier instance to finish committing.
+    sqlx::query("SET LOCAL lock_timeout = '30s'")
+        .execute(&mut *transaction)
+        .await?;
+    let epoch: i64 = sqlx::query_scalar("UPDATE serving_instance SET epoch = epoch + 1 RETURNING epoch")
+        .fetch_one(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(epoch)
 }
 
 /// Whether the batch marked `marker` is stored. Inserting the marker waits for a transaction still

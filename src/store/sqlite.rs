@@ -12,9 +12,9 @@ use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use super::StoreError;
 use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
+use super::{BatchMarker, StoreError};
 use crate::state::journal::{BATCH_COUNT_BITS, Written};
 use crate::state::model::*;
 
@@ -53,7 +53,7 @@ pub(super) async fn connect(url: &str, connections_max: u32) -> Result<SqlitePoo
 pub(super) async fn commit(
     pool: &SqlitePool,
     batch: &Batch<'_>,
-    marker: Option<i64>,
+    marker: Option<BatchMarker>,
     written: Written,
 ) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock up front (waiting up to the busy timeout) instead of failing on
@@ -61,9 +61,11 @@ pub(super) async fn commit(
     let mut transaction = pool.begin_with("BEGIN IMMEDIATE").await?;
     // On an error the transaction is dropped, which rolls it back: nothing of the batch stays.
     write(&mut transaction, batch).await?;
-    if let Some(id) = marker {
+    // No epoch to check: the instance's file lock is the OS's, gone only with the process, and a
+    // killed process commits nothing more.
+    if let Some(marker) = marker {
         sqlx::query("INSERT INTO committed_batches (id) VALUES ($1)")
-            .bind(id)
+            .bind(marker.batch)
             .execute(&mut *transaction)
             .await?;
     }
