@@ -16,8 +16,9 @@
 //! - every open hold is in the restarted memory as stored, and memory holds no hold the store lacks;
 //! - repeats of answered requests, sent to the restarted switch, get the same answers.
 //!
-//! `crash_cycles_sqlite` and `crash_cycles_postgres` run 3 cycles each; `crash_cycles_soak`
-//! (ignored) runs 100 cycles per store: `cargo test --test crash -- --ignored --nocapture`.
+//! `crash_cycles_sqlite` and `crash_cycles_postgres` run 3 cycles each; `crash_cycles_soak_sqlite`
+//! and `crash_cycles_soak_postgres` (ignored) run 100 cycles each:
+//! `cargo test --test crash -- --ignored --nocapture`.
 //! `ANTACA_CRASH_SEED` repeats a run's request mix and kill delays (the seed is printed; timing still
 //! varies), `ANTACA_CRASH_CYCLES` changes the number of cycles. Each run uses a copy of the binary,
 //! and on PostgreSQL waits for the killed switch's instance lock to be released before restarting.
@@ -75,12 +76,16 @@ async fn crash_cycles_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "soak: 100 kill/restart cycles per store, minutes"]
-async fn crash_cycles_soak() {
+#[ignore = "soak: 100 kill/restart cycles, minutes"]
+async fn crash_cycles_soak_sqlite() {
     run(TestStore::sqlite().await, cycles(100), 20..=400).await;
-    if let Some(database) = TestStore::postgres().await {
-        run(database, cycles(100), 20..=400).await;
-    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "soak: 100 kill/restart cycles, minutes"]
+async fn crash_cycles_soak_postgres() {
+    let database = TestStore::postgres().await.expect("the soak needs PostgreSQL");
+    run(database, cycles(100), 20..=400).await;
 }
 
 fn cycles(default: usize) -> usize {
