@@ -97,6 +97,7 @@ pub struct Application {
     /// The HTTPS listener's rustls configuration (development certificates or the configured files).
     http_tls: Arc<rustls::ServerConfig>,
     http_handshake_timeout: Duration,
+    http_header_timeout: Duration,
     api: crate::http::Api,
     switch: Switch,
     store: Store,
@@ -178,6 +179,7 @@ impl Application {
             http,
             http_tls,
             http_handshake_timeout: Duration::from_secs(config.http.handshake_timeout_s),
+            http_header_timeout: Duration::from_secs(config.http.header_timeout_s),
             api,
             switch,
             store,
@@ -258,7 +260,10 @@ impl Application {
         let http = tokio::spawn(crate::http::serve(
             self.http,
             self.http_tls,
-            self.http_handshake_timeout,
+            crate::http::Timeouts {
+                handshake: self.http_handshake_timeout,
+                headers: self.http_header_timeout,
+            },
             router,
             shutdown.clone(),
             settings.request_timeout,

@@ -27,6 +27,45 @@ async fn an_idle_connection_is_closed_after_the_timeout() {
     app.stop().await;
 }
 
+/// A frame trickling in one byte per second does not keep its connection: the idle deadline runs
+/// from the last whole frame (src/network/connection.rs), so bytes of a frame that never completes
+/// do not push it back, and a partly received frame is bounded by `network.idle_timeout_s` like
+/// silence is (no separate frame timeout: it would free nothing an idle connection does not hold).
+#[tokio::test]
+async fn a_frame_trickling_in_one_byte_per_second_is_cut_off_by_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let database = common::TestStore::sqlite().await;
+    let app = TestApp::start_with(&database.url, &[("ANTACA__NETWORK__IDLE_TIMEOUT_S", "2")]).await;
+    let mut socket = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    // A 2-byte header announcing 500 bytes, then the bytes one per second: 8 minutes to complete.
+    let frame: Vec<u8> = [&500u16.to_be_bytes()[..], &[b'0'; 500][..]].concat();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in frame {
+        if socket.write_all(&[byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buffer = [0u8; 64];
+        match tokio::time::timeout(Duration::from_secs(1), socket.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(_)) => panic!("nothing is answered to half a frame"),
+            Err(_) => {}
+        }
+        if started.elapsed() > Duration::from_secs(12) {
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "a frame trickled one byte per second is cut off within 12 s (idle timeout 2 s)"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn connections_past_the_cap_wait_for_a_free_slot() {
     let database = common::TestStore::sqlite().await;

@@ -55,6 +55,7 @@ pub struct HttpConfig {
     pub body_bytes_max: u32,
     pub request_timeout_s: u64,
     pub handshake_timeout_s: u64,
+    pub header_timeout_s: u64,
 }
 
 /// Certificates of the HTTPS listener. All three paths empty: development
@@ -435,6 +436,7 @@ impl Config {
             ("http.body_bytes_max", u64::from(self.http.body_bytes_max)),
             ("http.request_timeout_s", self.http.request_timeout_s),
             ("http.handshake_timeout_s", self.http.handshake_timeout_s),
+            ("http.header_timeout_s", self.http.header_timeout_s),
             ("session.ttl_s", self.session.ttl_s),
             ("database.connections_max", u64::from(self.database.connections_max)),
             ("journal.batch_max", u64::from(self.journal.batch_max)),

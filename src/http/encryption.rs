@@ -179,6 +179,8 @@ pub struct EncryptedBody {
 #[derive(Debug)]
 pub struct EncryptedJson<T> {
     encryption: Result<ClientEncryption, ApiError>,
+    /// The body was sent as JSON (`Content-Type: application/json`).
+    json: bool,
     body: axum::body::Bytes,
     body_type: std::marker::PhantomData<fn() -> T>,
 }
@@ -189,11 +191,13 @@ impl<T: DeserializeOwned> FromRequest<Api> for EncryptedJson<T> {
     async fn from_request(request: Request, api: &Api) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
         let encryption = ClientEncryption::from_request_parts(&mut parts, api).await;
+        let json = super::extract::is_json(&parts.headers);
         let body = axum::body::Bytes::from_request(Request::from_parts(parts, body), api)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
         Ok(EncryptedJson {
             encryption,
+            json,
             body,
             body_type: std::marker::PhantomData,
         })
@@ -211,6 +215,9 @@ impl<T: DeserializeOwned> EncryptedJson<T> {
             } => key,
             _ => return Err(ApiError::EncryptionRequired),
         };
+        if !self.json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
         let envelope: EncryptedBody = serde_json::from_slice(&self.body)
             .map_err(|_| ApiError::InvalidPayload("the body must be {\"payload\": \"<compact JWE>\"}".into()))?;
         let plaintext = api

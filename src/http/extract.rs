@@ -1,7 +1,7 @@
 //! Extractors that answer with [`ApiError`] instead of axum's plain-text
 //! rejections, so a malformed body or path is a JSON error naming the field.
 
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -20,8 +20,54 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
-        Ok(ApiJson(value))
+        let (parts, body) = request.into_parts();
+        let headers = parts.headers.clone();
+        let bytes = axum::body::Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|rejection| match rejection.status() {
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                _ => ApiError::MalformedJson(rejection.body_text()),
+            })?;
+        let mut buffered = Request::new(axum::body::Body::from(bytes.clone()));
+        *buffered.headers_mut() = headers;
+        match axum::Json::<T>::from_request(buffered, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            // serde_json reports some wrong types as syntax errors (a number where an enumeration's
+            // name goes: "expected value"); valid JSON is never MALFORMED_JSON.
+            Err(JsonRejection::JsonSyntaxError(error))
+                if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() =>
+            {
+                Err(wrong_type(&error.body_text()))
+            }
+            Err(rejection) => Err(rejection.into()),
+        }
+    }
+}
+
+/// A type error serde_json reported as a syntax error, naming the field from its path
+/// (`Failed to parse the request body as JSON: kind: expected value at line 1 column 26`).
+fn wrong_type(text: &str) -> ApiError {
+    let detail = text.split_once("JSON: ").map_or(text, |(_, detail)| detail);
+    match detail.split_once(": ") {
+        Some((field, _)) if field != "." && !field.contains(' ') => {
+            ApiError::validation(field, "has the wrong JSON type")
+        }
+        _ => ApiError::validation("body", "has the wrong JSON type"),
+    }
+}
+
+/// `Content-Type: application/json` or `application/*+json` (parameters allowed), as axum's `Json` accepts.
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        _ => false,
     }
 }
 

@@ -244,30 +244,42 @@ async fn count_requests(request: Request, next: Next) -> Response {
     response
 }
 
+/// How long the listener waits for a slow client before dropping its connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// The TLS handshake (`http.handshake_timeout_s`).
+    pub handshake: Duration,
+    /// A request's headers, and a kept-alive connection's next request (`http.header_timeout_s`).
+    pub headers: Duration,
+}
+
 /// Serves `router` over TLS on `listener` until `shutdown`, then lets requests
-/// in flight finish (up to `drain`).
+/// in flight finish (up to `drain`). A body's slowness is the router's
+/// request timeout's (408).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    handshake_timeout: Duration,
+    timeouts: Timeouts,
     router: Router,
     shutdown: tokio_util::sync::CancellationToken,
     drain: Duration,
 ) -> std::io::Result<()> {
     let acceptor =
         axum_server::tls_rustls::RustlsAcceptor::new(axum_server::tls_rustls::RustlsConfig::from_config(tls))
-            .handshake_timeout(handshake_timeout);
+            .handshake_timeout(timeouts.handshake);
     let handle = axum_server::Handle::<std::net::SocketAddr>::new();
     let stopping = handle.clone();
     tokio::spawn(async move {
         shutdown.cancelled().await;
         stopping.graceful_shutdown(Some(drain));
     });
-    axum_server::Server::from_listener(listener)
+    let mut server = axum_server::Server::from_listener(listener)
         .acceptor(acceptor)
-        .handle(handle)
-        .serve(router.into_make_service())
-        .await
+        .handle(handle);
+    // axum-server turns hyper's header read timeout off; without it a client trickling its headers
+    // holds its connection for ever.
+    server.http_builder().http1().header_read_timeout(timeouts.headers);
+    server.serve(router.into_make_service()).await
 }
 
 /// Forgets sessions expired past the retention window, every `interval`, until `shutdown`.

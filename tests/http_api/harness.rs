@@ -24,6 +24,8 @@ pub const SESSION_TTL_MS: i64 = 600_000;
 /// A running application and its clients.
 pub struct Api {
     pub base: String,
+    /// The database the application serves (to read the store beside it).
+    pub database_url: String,
     /// The ISO 8583 switch's TCP address (for end-to-end authorizations).
     pub switch_address: std::net::SocketAddr,
     pub state: State,
@@ -117,6 +119,7 @@ impl Api {
             anonymous: client(&certificates, None),
             stranger: client(&certificates, Some(&stranger_pair)),
             base,
+            database_url: database_url.to_owned(),
             switch_address,
             state,
             clock,
@@ -278,6 +281,14 @@ fn ca(directory: &Path) -> Pair {
 
 /// A client trusting the development CA, presenting `identity` when given.
 pub fn client(directory: &Path, identity: Option<&Pair>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config(directory, identity))
+        .build()
+        .unwrap()
+}
+
+/// The rustls configuration of [`client`] (for tests that speak TLS on a raw socket).
+pub fn tls_config(directory: &Path, identity: Option<&Pair>) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     let ca = CertificateDer::from_pem_file(directory.join(dev_certificates::CA_CERT)).unwrap();
@@ -286,16 +297,12 @@ pub fn client(directory: &Path, identity: Option<&Pair>) -> reqwest::Client {
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots);
-    let config = match identity {
+    match identity {
         Some(pair) => {
             let chain = vec![CertificateDer::from_pem_slice(pair.certificate_pem.as_bytes()).unwrap()];
             let key = PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).unwrap();
             builder.with_client_auth_cert(chain, key).unwrap()
         }
         None => builder.with_no_client_auth(),
-    };
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .build()
-        .unwrap()
+    }
 }

@@ -21,6 +21,7 @@ mod flows;
 mod matrices;
 mod openapi;
 mod outbox;
+mod robustness;
 mod sessions;
 mod wallet;
 
