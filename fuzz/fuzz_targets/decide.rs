@@ -717,6 +717,9 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => return,
         },
     };
+    if std::env::var_os("DECIDE_DEBUG").is_some() {
+        eprintln!("{script:#?}");
+    }
     RUNTIME.block_on(async {
         let mut world = world().await;
         if frame {
