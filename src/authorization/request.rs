@@ -135,6 +135,13 @@ pub fn parse<'a>(message: &Message<'a>, class: MessageClass, repeat: bool) -> Re
         }),
         _ => None,
     };
+    let original = message.value(56).map(|value| parse_original(value.wire)).transpose()?;
+    // A completion or reversal naming itself as its original would wait for its own answer.
+    if let (Some(original), Some(transaction)) = (original, transaction)
+        && original.transaction == transaction
+    {
+        return Err(FieldRef::De(56));
+    }
     let expiry = number(14)?.map(|yymm| yymm as u16);
     if let Some(yymm) = expiry
         && !(1..=12).contains(&(yymm % 100))
@@ -168,7 +175,7 @@ pub fn parse<'a>(message: &Message<'a>, class: MessageClass, repeat: bool) -> Re
         cvc2,
         lock_reason,
         pin_block: message.raw(52).and_then(|block| block.try_into().ok()),
-        original: message.value(56).map(|value| parse_original(value.wire)).transpose()?,
+        original,
         file_update_code: message.raw(91).and_then(|code| code.first().copied()),
     })
 }
