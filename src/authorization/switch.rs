@@ -175,12 +175,20 @@ impl Inner {
         // (waiting, like a duplicate, while the original is in flight).
         let mut original_state = match (request.class, request.original) {
             (MessageClass::FinancialAdvice | MessageClass::Reversal, Some(original)) => {
+                let own = guard.as_ref().map(ClaimGuard::transaction);
                 Some(loop {
-                    match self.state.claim(original.transaction).await {
-                        Claim::New(original_guard) => break OriginalState::Unknown(original_guard),
-                        Claim::Answered(answer) => break OriginalState::Answered(answer),
+                    let claim = match own {
+                        Some(own) => self.state.claim_original(original.transaction, own).await,
+                        None => Some(self.state.claim(original.transaction).await),
+                    };
+                    match claim {
+                        Some(Claim::New(original_guard)) => break OriginalState::Unknown(original_guard),
+                        Some(Claim::Answered(answer)) => break OriginalState::Answered(answer),
                         // The original's decision was not saved: as if never sent. Claim it anew.
-                        Claim::Unsaved => continue,
+                        Some(Claim::Unsaved) => continue,
+                        // Its original is waiting for this very message: the pair names each other.
+                        // Answered unrecorded; the other one goes on with this one as unknown.
+                        None => return Answer::of(ActionCode::MessageError),
                     }
                 })
             }

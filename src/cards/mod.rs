@@ -130,7 +130,9 @@ pub async fn issue_with(
         .map(|pin| ClearPin::new(pin.as_bytes()))
         .transpose()
         .map_err(|_| CardError::InvalidPin)?;
-    let pan = unused_pan(state, &program.program.bin)?;
+    // Held until the card is committed and in memory: another issue under way cannot take this
+    // number meanwhile (a duplicate would fail the whole group commit, other people's changes too).
+    let (pan, _pan_reservation) = unused_pan(state, &program.program.bin)?;
     let now = state.now_ms();
     let expiry = expiry_yymm(now, program.program.validity_months);
     let cvc2 = format!("{:03}", rand::rng().random_range(0..1000u16));
@@ -179,8 +181,9 @@ pub async fn issue_with(
     })
 }
 
-/// A random, Luhn-valid PAN in the BIN that no card has.
-fn unused_pan(state: &State, bin: &str) -> Result<String, CardError> {
+/// A random, Luhn-valid PAN in the BIN that no card has and no other issue under way has chosen,
+/// with the reservation that keeps it so.
+fn unused_pan(state: &State, bin: &str) -> Result<(String, crate::state::Reservation), CardError> {
     let mut rng = rand::rng();
     for _ in 0..64 {
         let mut digits: Vec<u8> = bin.bytes().collect();
@@ -190,8 +193,13 @@ fn unused_pan(state: &State, bin: &str) -> Result<String, CardError> {
         let check = luhn_check_digit(&digits);
         digits.push(check);
         let pan = String::from_utf8(digits).expect("digits are ASCII");
-        if state.card_by_pan(pan.as_bytes()).is_none() {
-            return Ok(pan);
+        if state.card_by_pan(pan.as_bytes()).is_some() {
+            continue;
+        }
+        // Keyed by the look-up hash, so no card number sits in the reservation set.
+        let key = format!("pan:{}", hex::encode(state.keys().pan_hash(pan.as_bytes())));
+        if let Some(reservation) = state.reserve(key) {
+            return Ok((pan, reservation));
         }
     }
     Err(CardError::NumbersExhausted)

@@ -225,6 +225,10 @@ pub struct PendingAnswer {
     /// connection the network had given up on could be approved while the copy it still listened
     /// to was answered 9109 (the chaos run's seed 11).
     pub unsaved: std::sync::atomic::AtomicBool,
+    /// The original this request (a completion or reversal) is waiting for, if any: two messages
+    /// naming each other as their original must not wait for each other for ever
+    /// ([`crate::state::State::claim_original`]).
+    pub waiting_for: Mutex<Option<TransactionId>>,
 }
 
 /// A transaction identity's answer: final, or being decided right now.

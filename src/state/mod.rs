@@ -460,21 +460,52 @@ impl State {
     /// Claims a transaction identity: the first request gets `New`; a
     /// duplicate waits while the first is in flight, then gets its answer.
     pub async fn claim(&self, transaction: TransactionId) -> Claim {
+        self.claim_waiting(transaction, None)
+            .await
+            .expect("only a claim made on behalf of another request can close a cycle")
+    }
+
+    /// Claims the original of a completion or reversal whose own identity `by` it has claimed, as
+    /// [`State::claim`] does; `None` instead of waiting when the request deciding the original is
+    /// itself waiting, directly or through others, for `by`: two messages naming each other as their
+    /// original would otherwise each hold its own identity and wait for the other's for ever.
+    pub async fn claim_original(&self, original: TransactionId, by: TransactionId) -> Option<Claim> {
+        let claimant = match self.memory.answers.get(&by).as_deref() {
+            Some(AnswerSlot::Pending(pending)) => Some(pending.clone()),
+            _ => None,
+        };
+        if let Some(claimant) = &claimant {
+            *lock(&claimant.waiting_for) = Some(original);
+        }
+        let claim = self.claim_waiting(original, claimant.as_ref().map(|_| by)).await;
+        if let Some(claimant) = &claimant {
+            *lock(&claimant.waiting_for) = None;
+        }
+        claim
+    }
+
+    async fn claim_waiting(&self, transaction: TransactionId, by: Option<TransactionId>) -> Option<Claim> {
         loop {
             let waiting = match self.memory.answers.entry(transaction) {
                 dashmap::Entry::Vacant(vacant) => {
                     vacant.insert(AnswerSlot::Pending(Arc::new(PendingAnswer::default())));
-                    return Claim::New(ClaimGuard {
+                    return Some(Claim::New(ClaimGuard {
                         memory: self.memory.clone(),
                         transaction,
                         armed: true,
-                    });
+                    }));
                 }
                 dashmap::Entry::Occupied(occupied) => match occupied.get() {
-                    AnswerSlot::Final(answer) => return Claim::Answered(answer.clone()),
+                    AnswerSlot::Final(answer) => return Some(Claim::Answered(answer.clone())),
                     AnswerSlot::Pending(notify) => notify.clone(),
                 },
             };
+            // Our own `waiting_for` was written before this look; the other side writes its own
+            // before looking at ours. The fence keeps both from missing each other's write.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if by.is_some_and(|by| self.waits_for(&waiting, by)) {
+                return None;
+            }
             let notified = waiting.decided.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -486,10 +517,30 @@ impl State {
             if still_pending {
                 notified.await;
             }
-            if waiting.unsaved.load(std::sync::atomic::Ordering::Acquire) {
-                return Claim::Unsaved;
+            if waiting.unsaved.load(Ordering::Acquire) {
+                return Some(Claim::Unsaved);
             }
         }
+    }
+
+    /// Whether the request behind `pending` waits, through a chain of originals, for `target`.
+    fn waits_for(&self, pending: &Arc<PendingAnswer>, target: TransactionId) -> bool {
+        /// Legitimate chains are one or two long (a reversal of a completion of an authorization).
+        const CHAIN_MAX: usize = 8;
+        let mut pending = pending.clone();
+        for _ in 0..CHAIN_MAX {
+            let Some(next) = *lock(&pending.waiting_for) else {
+                return false;
+            };
+            if next == target {
+                return true;
+            }
+            pending = match self.memory.answers.get(&next).as_deref() {
+                Some(AnswerSlot::Pending(next)) => next.clone(),
+                _ => return false,
+            };
+        }
+        false
     }
 
     /// Claims `key` for one lifecycle operation at a time: `None` while another
@@ -970,7 +1021,7 @@ impl Memory {
             .answers
             .remove_if(transaction, |_, slot| matches!(slot, AnswerSlot::Pending(_)))
         {
-            pending.unsaved.store(unsaved, std::sync::atomic::Ordering::Release);
+            pending.unsaved.store(unsaved, Ordering::Release);
             pending.decided.notify_waiters();
         }
     }
@@ -1355,6 +1406,11 @@ impl Applier for Memory {
     }
 }
 
+/// Locks a mutex, going on past a panic of another holder (the value is a plain field).
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The partner that owns the platform's own (system) accounts.
 pub const PLATFORM_PARTNER: &str = "antaca";
 
@@ -1485,6 +1541,49 @@ mod tests {
         tokio::task::yield_now().await;
         drop(guard);
         assert!(matches!(waiter.await.unwrap(), Claim::New(_)));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn two_messages_naming_each_other_as_their_original_do_not_wait_for_each_other() {
+        let state = unreachable_state();
+        let other = TransactionId {
+            stan: 43,
+            ..TRANSACTION
+        };
+        let (Claim::New(first), Claim::New(second)) = (state.claim(TRANSACTION).await, state.claim(other).await) else {
+            panic!("both identities are new");
+        };
+        // The first (a reversal of `other`) waits for `other` to be decided...
+        let first_waits = tokio::spawn({
+            let state = state.clone();
+            async move { state.claim_original(other, TRANSACTION).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!first_waits.is_finished());
+        // ...so `other`, naming the first as its original, must not wait for it.
+        assert!(
+            state.claim_original(TRANSACTION, other).await.is_none(),
+            "the cycle is seen"
+        );
+        // It is answered without a record; the first then finds `other` unknown and goes on.
+        drop(second);
+        assert!(matches!(first_waits.await.unwrap(), Some(Claim::New(_))));
+        drop(first);
+        // An ordinary wait for an original is no cycle.
+        let Claim::New(pending) = state.claim(other).await else {
+            panic!("free again");
+        };
+        let Claim::New(_mine) = state.claim(TRANSACTION).await else {
+            panic!("free again");
+        };
+        let waits = tokio::spawn({
+            let state = state.clone();
+            async move { state.claim_original(other, TRANSACTION).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waits.is_finished(), "it waits for the original's decision");
+        drop(pending);
+        assert!(matches!(waits.await.unwrap(), Some(Claim::New(_))));
     }
 
     #[test]

@@ -7,6 +7,12 @@
 #   tools/soak/soak.sh RATE [DURATION] [OUT_DIRECTORY]
 #   e.g. tools/soak/soak.sh 5000 10m /tmp/soak
 #
+# The mix closes every hold it opens (half authorizations, a quarter completions, a quarter
+# reversals of them), and recorded answers are kept 120 s (`authorization.duplicate_retention_s`,
+# swept every 10 s) instead of the default 7 days: memory holds every answer of the retention
+# window and every open hold by design, so only with a window shorter than the run can it be seen
+# to level off. SOAK_MIX and SOAK_RETENTION_S change them.
+#
 # Needs the release binaries (`cargo build --release -p antaca -p simulator`; CARGO_TARGET_DIR is
 # honoured), PostgreSQL at 127.0.0.1:5432 (user postgres, trust) and python3. Uses the database
 # `antaca_soak` (dropped and created again) and ports 18583/18443.
@@ -25,6 +31,9 @@ export ANTACA__DATABASE__URL=postgres://postgres@127.0.0.1:5432/antaca_soak
 export ANTACA__NETWORK__LISTEN=127.0.0.1:18583
 export ANTACA__HTTP__LISTEN=127.0.0.1:18443
 export ANTACA__LOG__LEVEL=warn
+export ANTACA__AUTHORIZATION__DUPLICATE_RETENTION_S=${SOAK_RETENTION_S:-120}
+export ANTACA__AUTHORIZATION__HOLD_EXPIRY_INTERVAL_S=10
+mix=${SOAK_MIX:-auth=50,completion=25,reversal=25}
 
 "$bin/antaca" provision --cards "$cards" --out "$out/cards.jsonl" > "$out/provision.log" 2>&1
 "$bin/antaca" serve > "$out/switch.log" 2>&1 &
@@ -46,7 +55,7 @@ done
 sampler=$!
 
 "$bin/simulator" load --switch 127.0.0.1:18583 --cards "$out/cards.jsonl" \
-    --connections 16 --in-flight 256 --rate "$rate" --warmup 10s --duration "$duration" \
+    --connections 16 --in-flight 256 --rate "$rate" --mix "$mix" --warmup 10s --duration "$duration" \
     --report "$out/report.json" --plot "$out/latency.svg" > "$out/load.log" 2>&1
 
 python3 - "$out" <<'EOF'
