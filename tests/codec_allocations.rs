@@ -9,26 +9,27 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use antaca::iso8583::{Message, OutMessage, Spec};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
-    // Only the measuring thread counts: the test harness allocates on its own threads meanwhile.
+    // Only the measuring thread counts, into its own counter: the test harness allocates on its
+    // own threads meanwhile, and another test of this file may be measuring at the same moment (a
+    // shared counter made `encoding_an_approval_into_a_reused_buffer_allocates_nothing` see the
+    // allocation of `the_counter_sees_allocations` once in CI).
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn count() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    // `try_with`: the allocator may run while this thread's locals are being torn down.
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        let _ = ALLOCATIONS.try_with(|allocations| allocations.set(allocations.get() + 1));
     }
 }
 
-// SAFETY: every call is forwarded unchanged to `System`, which upholds the contract.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
@@ -59,11 +60,11 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `work` on this thread.
 fn allocations_in<T>(work: impl FnOnce() -> T) -> (usize, T) {
-    ALLOCATIONS.store(0, Ordering::Relaxed);
+    ALLOCATIONS.with(|allocations| allocations.set(0));
     COUNTING.with(|counting| counting.set(true));
     let result = std::hint::black_box(work());
     COUNTING.with(|counting| counting.set(false));
-    (ALLOCATIONS.load(Ordering::Relaxed), result)
+    (ALLOCATIONS.with(Cell::get), result)
 }
 
 fn spec() -> Spec {
