@@ -1449,3 +1449,31 @@ async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest()
         .expect("the serving instance commits");
     assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM balances").await, 2);
 }
+
+/// A forget deletes at most `FORGET_ROWS_MAX` recorded answers per batch (the delete runs inside a
+/// journal batch that every request behind it waits for); submitted again, it deletes the rest.
+#[tokio::test]
+async fn a_forget_deletes_a_bounded_slice_per_batch() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        let total = antaca::store::FORGET_ROWS_MAX as u32 + 1_000;
+        let answers: Vec<Change> = (1..=total)
+            .map(|stan| Change::RecordAnswer(answer(stan, T0 + 100, None)))
+            .collect();
+        db.store.commit(&answers).await.unwrap();
+        db.store.commit(&[Change::ForgetAnswersBefore(T0 + 200)]).await.unwrap();
+        assert_eq!(
+            db.store.load(0).await.unwrap().answers.len(),
+            1_000,
+            "one slice deleted"
+        );
+        db.store.commit(&[Change::ForgetAnswersBefore(T0 + 200)]).await.unwrap();
+        assert_eq!(
+            db.store.load(0).await.unwrap().answers.len(),
+            0,
+            "the rest with the next"
+        );
+    })
+    .await;
+}

@@ -69,10 +69,16 @@ impl Switch {
                 tracing::info!(expired, "expired authorization holds");
             }
             let cutoff = self.inner.state.now_ms() - retention.as_millis() as i64;
-            let mut forget = Submission::default();
-            forget.push(Change::ForgetAnswersBefore(cutoff));
-            if let Err(error) = self.inner.state.submit(forget).await {
-                tracing::warn!(%error, "forgetting old answers not saved; retried next round");
+            // The database deletes a bounded slice per batch: as many batches as memory has answers
+            // to forget, plus one for older rows memory never held (e.g. from before a restart).
+            let slices = self.inner.state.answers_before(cutoff) as i64 / crate::store::FORGET_ROWS_MAX + 1;
+            for _ in 0..slices {
+                let mut forget = Submission::default();
+                forget.push(Change::ForgetAnswersBefore(cutoff));
+                if let Err(error) = self.inner.state.submit(forget).await {
+                    tracing::warn!(%error, "forgetting old answers not saved; retried next round");
+                    break;
+                }
             }
             let dropped = self.inner.state.forget_closed_holds(cutoff);
             tracing::debug!(dropped, "closed holds past the retention window dropped from memory");

@@ -121,6 +121,10 @@ struct Memory {
     holds: DashMap<HoldId, Arc<HoldCell>>,
     hold_by_transaction: DashMap<TransactionId, HoldId>,
     answers: DashMap<TransactionId, AnswerSlot>,
+    /// Recorded answers and holds in the order memory received them, with their creation times:
+    /// housekeeping forgets the old ones from the front instead of scanning the maps (a scan of a
+    /// retention window's worth stalled every request for hundreds of milliseconds in the soak).
+    retention: std::sync::Mutex<RetentionOrder>,
     /// Money brought in from outside, per currency: the conserved total.
     external_loads: DashMap<String, i64>,
     ids: Ids,
@@ -134,6 +138,14 @@ struct Memory {
     /// Woken when a notification to deliver is committed.
     notification_added: Notify,
     fees: FeeMemory,
+}
+
+/// See [`Memory::retention`]. Creation times are nearly in order (batches in flight together may
+/// interleave by a few milliseconds): an entry behind a newer one waits for the next sweep.
+#[derive(Debug, Default)]
+struct RetentionOrder {
+    answers: std::collections::VecDeque<(TimestampMs, TransactionId)>,
+    holds: std::collections::VecDeque<(TimestampMs, HoldId)>,
 }
 
 /// Fee schedules, FX rates, hold fees, charged periods and report totals.
@@ -392,17 +404,39 @@ impl State {
     /// Drops from memory the holds closed before `before` (completed, reversed,
     /// expired): they stay in the database; memory keeps what decisions need.
     /// Returns how many were dropped.
-    pub fn forget_closed_holds(&self, before: TimestampMs) -> usize {
-        let closed: Vec<(HoldId, TransactionId)> = self
-            .memory
-            .holds
+    /// How many recorded answers in memory were created before `cutoff` (counted from the oldest).
+    pub fn answers_before(&self, cutoff: TimestampMs) -> usize {
+        lock(&self.memory.retention)
+            .answers
             .iter()
-            .filter_map(|cell| {
-                let entry = cell.lock();
-                let closed = entry.hold.status != HoldStatus::Open && !entry.busy && entry.hold.created_at < before;
-                closed.then_some((entry.hold.id, entry.hold.transaction))
-            })
-            .collect();
+            .take_while(|(created_at, _)| *created_at < cutoff)
+            .count()
+    }
+
+    pub fn forget_closed_holds(&self, before: TimestampMs) -> usize {
+        let mut closed: Vec<(HoldId, TransactionId)> = Vec::new();
+        let mut retention = lock(&self.memory.retention);
+        // Holds older than `before` still open (or busy) stay, at the front, for the next sweep.
+        let mut still_open = Vec::new();
+        while let Some(&(created_at, id)) = retention.holds.front() {
+            if created_at >= before {
+                break;
+            }
+            retention.holds.pop_front();
+            let Some(cell) = self.memory.holds.get(&id).map(|cell| cell.clone()) else {
+                continue;
+            };
+            let entry = cell.lock();
+            if entry.hold.status != HoldStatus::Open && !entry.busy {
+                closed.push((id, entry.hold.transaction));
+            } else {
+                still_open.push((created_at, id));
+            }
+        }
+        for kept in still_open.into_iter().rev() {
+            retention.holds.push_front(kept);
+        }
+        drop(retention);
         for (id, transaction) in &closed {
             self.memory.holds.remove(id);
             self.memory.fees.hold_fees.remove(id);
@@ -874,13 +908,21 @@ impl Memory {
             self.card_by_pan.insert(card.pan_hash, card.id);
             self.cards.insert(card.id, Arc::new(CardCell::new(card)));
         }
-        for hold in loaded.holds {
+        let mut holds = loaded.holds;
+        holds.sort_unstable_by_key(|hold| (hold.created_at, hold.id));
+        let mut answers = loaded.answers;
+        answers.sort_unstable_by_key(|answer| answer.created_at);
+        let mut retention = lock(&self.retention);
+        for hold in holds {
+            retention.holds.push_back((hold.created_at, hold.id));
             self.hold_by_transaction.insert(hold.transaction, hold.id);
             self.holds.insert(hold.id, Arc::new(HoldCell::new(hold)));
         }
-        for answer in loaded.answers {
+        for answer in answers {
+            retention.answers.push_back((answer.created_at, answer.transaction));
             self.answers.insert(answer.transaction, AnswerSlot::Final(answer));
         }
+        drop(retention);
         for (currency, total) in loaded.external_loads {
             self.external_loads.insert(currency, total);
         }
@@ -1102,6 +1144,7 @@ impl Memory {
                 }
             }
             Change::InsertHold(hold) => {
+                lock(&self.retention).holds.push_back((hold.created_at, hold.id));
                 self.hold_by_transaction.insert(hold.transaction, hold.id);
                 self.holds.insert(hold.id, Arc::new(HoldCell::new(hold.clone())));
             }
@@ -1128,6 +1171,9 @@ impl Memory {
                 }
             }
             Change::RecordAnswer(answer) => {
+                lock(&self.retention)
+                    .answers
+                    .push_back((answer.created_at, answer.transaction));
                 let previous = self
                     .answers
                     .insert(answer.transaction, AnswerSlot::Final(answer.clone()));
@@ -1136,10 +1182,17 @@ impl Memory {
                 }
             }
             Change::ForgetAnswersBefore(cutoff) => {
-                self.answers.retain(|_, slot| match slot {
-                    AnswerSlot::Final(answer) => answer.created_at >= *cutoff,
-                    AnswerSlot::Pending(_) => true,
-                });
+                let mut retention = lock(&self.retention);
+                while let Some(&(created_at, transaction)) = retention.answers.front() {
+                    if created_at >= *cutoff {
+                        break;
+                    }
+                    retention.answers.pop_front();
+                    self.answers.remove_if(
+                        &transaction,
+                        |_, slot| matches!(slot, AnswerSlot::Final(answer) if answer.created_at < *cutoff),
+                    );
+                }
             }
             Change::UpsertCustomerProfile(profile) => {
                 self.lifecycle.profiles.insert(profile.customer_id, profile.clone());
@@ -1584,6 +1637,77 @@ mod tests {
         assert!(!waits.is_finished(), "it waits for the original's decision");
         drop(pending);
         assert!(matches!(waits.await.unwrap(), Some(Claim::New(_))));
+    }
+
+    fn answer_at(stan: u32, created_at: TimestampMs) -> RecordedAnswer {
+        RecordedAnswer {
+            transaction: TransactionId { stan, ..TRANSACTION },
+            mti: 2100,
+            action_code: *b"0000",
+            approval_code: None,
+            available: None,
+            hold_id: None,
+            created_at,
+        }
+    }
+
+    fn hold_at(id: HoldId, created_at: TimestampMs, status: HoldStatus) -> Hold {
+        Hold {
+            id,
+            transaction: TransactionId {
+                stan: id as u32,
+                ..TRANSACTION
+            },
+            card_id: 1,
+            user_balance_id: 1,
+            partner_balance_id: None,
+            amount: 100,
+            remaining: if status == HoldStatus::Open { 100 } else { 0 },
+            status,
+            created_at,
+            expires_at: created_at + 1_000_000,
+        }
+    }
+
+    /// Housekeeping forgets from the oldest end of the retention order, never by scanning: only
+    /// what is older than the cutoff goes, answers being decided stay, and an old hold still open
+    /// stays until a later sweep finds it closed.
+    #[tokio::test(flavor = "current_thread")]
+    async fn old_answers_and_closed_holds_are_forgotten_from_the_oldest_end() {
+        let state = unreachable_state();
+        let memory = &state.memory;
+        for (stan, created_at) in [(1, 100), (2, 200), (4, 400), (3, 300)] {
+            memory.apply_one(&Change::RecordAnswer(answer_at(stan, created_at)));
+        }
+        let Claim::New(_deciding) = state.claim(TransactionId { stan: 9, ..TRANSACTION }).await else {
+            panic!("new");
+        };
+        assert_eq!(state.answers_before(250), 2);
+        memory.apply_one(&Change::ForgetAnswersBefore(250));
+        let kept = |stan: u32| memory.answers.contains_key(&TransactionId { stan, ..TRANSACTION });
+        assert_eq!(
+            (kept(1), kept(2), kept(3), kept(4), kept(9)),
+            (false, false, true, true, true)
+        );
+        // 3 (300) queued behind 4 (400) waits for a sweep whose cutoff passes 400.
+        memory.apply_one(&Change::ForgetAnswersBefore(350));
+        assert!(kept(3));
+        memory.apply_one(&Change::ForgetAnswersBefore(500));
+        assert_eq!((kept(3), kept(4), kept(9)), (false, false, true));
+
+        memory.apply_one(&Change::InsertHold(hold_at(1, 100, HoldStatus::Open)));
+        memory.apply_one(&Change::InsertHold(hold_at(2, 200, HoldStatus::Completed)));
+        memory.apply_one(&Change::InsertHold(hold_at(3, 300, HoldStatus::Reversed)));
+        assert_eq!(state.forget_closed_holds(250), 1, "hold 2 only: 1 is open, 3 is newer");
+        assert!(state.hold(1).is_some() && state.hold(2).is_none() && state.hold(3).is_some());
+        assert!(
+            state
+                .hold_by_transaction(&hold_at(2, 0, HoldStatus::Open).transaction)
+                .is_none()
+        );
+        state.hold(1).unwrap().lock().hold.status = HoldStatus::Expired;
+        assert_eq!(state.forget_closed_holds(400), 2, "hold 1, closed since, and hold 3");
+        assert_eq!(memory.holds.len(), 0);
     }
 
     #[test]

@@ -32,7 +32,8 @@ pub(crate) struct Batch<'a> {
     pub hold_updates: Vec<HoldUpdate>,
     pub transfers: Vec<&'a Transfer>,
     pub answers: Vec<&'a RecordedAnswer>,
-    /// Forget recorded answers created before this (the latest cutoff of the batch).
+    /// Forget recorded answers created before this (the latest cutoff of the batch), at most
+    /// [`super::FORGET_ROWS_MAX`] of them.
     pub forget_answers_before: Option<TimestampMs>,
     // The lifecycle API's records, written after the rows they refer to.
     pub customer_profiles: Vec<&'a CustomerProfile>,

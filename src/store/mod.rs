@@ -63,6 +63,12 @@ pub struct Snapshot {
     pub fees: crate::fees::FeeRecords,
 }
 
+/// Recorded answers one `Change::ForgetAnswersBefore` deletes from the database at most: the delete
+/// runs inside a journal batch, which every request behind it waits for, so a sweep that has more to
+/// forget submits the change again (`State::forget_answers_before`). Older answers left in the
+/// database meanwhile change nothing: the start-up load reads only the retention window.
+pub const FORGET_ROWS_MAX: i64 = 5_000;
+
 /// What a journal batch is stored with: its id, which [`Store::batch_stored`] looks for when its
 /// COMMIT was in doubt, and the epoch of the instance that wrote it (`None`: not fenced, for tools
 /// and tests that hold no instance lock).

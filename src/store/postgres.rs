@@ -141,10 +141,15 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     update_balance_thresholds(connection, &batch.balance_thresholds).await?;
     check_references(connection, &batch.references).await?;
     if let Some(cutoff) = batch.forget_answers_before {
-        sqlx::query("DELETE FROM recorded_answers WHERE created_at < $1")
-            .bind(cutoff)
-            .execute(&mut *connection)
-            .await?;
+        // At most a slice per batch, so that no batch waits long on it (see FORGET_ROWS_MAX).
+        sqlx::query(
+            "DELETE FROM recorded_answers WHERE transaction_id IN \
+             (SELECT transaction_id FROM recorded_answers WHERE created_at < $1 LIMIT $2)",
+        )
+        .bind(cutoff)
+        .bind(super::FORGET_ROWS_MAX)
+        .execute(&mut *connection)
+        .await?;
         sqlx::query("DELETE FROM committed_batches WHERE id < $1")
             .bind(cutoff.saturating_mul(1 << BATCH_COUNT_BITS))
             .execute(&mut *connection)
