@@ -485,7 +485,9 @@ enum Bad {
     /// The body with the value at `path` of the wrong JSON type.
     WrongType { body: Value, field: String },
     /// The body with an unknown field `field` added in an object of it.
-    Unknown { body: Value, field: String },
+    /// `object`: the key of the object it was added to (an enumeration's object, whose only key
+    /// names its variant, can only be reported as a whole: `when: has the wrong JSON type`).
+    Unknown { body: Value, field: String, object: String },
     /// The body with JSON nested `depth` deep where a field goes.
     Nested(Vec<u8>),
 }
@@ -628,7 +630,8 @@ fn bad_body(skeleton: Value) -> BoxedStrategy<Bad> {
                 let mut body = skeleton_for_unknown.clone();
                 let field = format!("x_{name}");
                 at_mut(&mut body, &objects[index])[field.as_str()] = value;
-                Bad::Unknown { body, field }
+                let object = field_name(&objects[index]);
+                Bad::Unknown { body, field, object }
             })
             .boxed(),
     );
@@ -663,7 +666,7 @@ async fn body_case(
     let (bytes, expected, field) = match bad {
         Bad::Malformed(bytes) => (bytes.clone(), MALFORMED, None),
         Bad::WrongType { body, field } => (serde_json::to_vec(body).unwrap(), INVALID, Some(field)),
-        Bad::Unknown { body, field } => (serde_json::to_vec(body).unwrap(), INVALID, Some(field)),
+        Bad::Unknown { body, field, .. } => (serde_json::to_vec(body).unwrap(), INVALID, Some(field)),
         Bad::Nested(bytes) => (bytes.clone(), NESTED, None),
     };
     let (bytes, expected, field) = if sealed {
@@ -704,8 +707,13 @@ async fn body_case(
     let answer = Answer::of(request).await;
     let context = format!("{} {} {payload:?}", operation.method, operation.template);
     answer.documented(expected, &context)?;
+    let object = match bad {
+        Bad::Unknown { object, .. } if !object.is_empty() => Some(object.as_str()),
+        _ => None,
+    };
     if let Some(field) = field
         && !answer.message().contains(field.as_str())
+        && !object.is_some_and(|object| answer.message().contains(&format!("{object}:")))
     {
         return Err(format!(
             "{context}: the message does not name `{field}`: {}",
