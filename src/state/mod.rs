@@ -11,7 +11,9 @@
 //!   decision's effect is visible to other decisions only as reserved funds, a pending
 //!   card update or a busy hold (see [`memory`]).
 //! - Duplicates: [`State::claim`] a transaction identity before deciding; a second
-//!   request with the same identity gets the first one's answer.
+//!   request with the same identity gets the first one's answer (9109 too, when it waited for a
+//!   decision that could not be saved). A completion or reversal claims its original with
+//!   [`State::claim_original`], which refuses to wait in a cycle.
 //! - Money is conserved: [`State::check_invariants`] verifies held amounts
 //!   against open holds and, per currency, total ledger against external loads.
 

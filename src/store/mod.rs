@@ -65,7 +65,7 @@ pub struct Snapshot {
 
 /// Recorded answers one `Change::ForgetAnswersBefore` deletes from the database at most: the delete
 /// runs inside a journal batch, which every request behind it waits for, so a sweep that has more to
-/// forget submits the change again (`State::forget_answers_before`). Older answers left in the
+/// forget submits the change again (the switch's housekeeping, counting with `State::answers_before`). Older answers left in the
 /// database meanwhile change nothing: the start-up load reads only the retention window.
 pub const FORGET_ROWS_MAX: i64 = 5_000;
 
