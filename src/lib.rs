@@ -19,7 +19,8 @@
 //! - [`money`]: ISO 4217 currencies, exact amounts, minor units.
 //! - [`provision`]: offline provisioning of funded cards for load tests and demos (`antaca provision`).
 //! - [`state`]: the shared in-memory state (cards, balances, holds, answers) and its group-committing journal.
-//! - [`store`]: the database under the state (PostgreSQL or SQLite): migrations, start-up load, batch commit.
+//! - [`store`]: the database under the state (PostgreSQL or SQLite): migrations, start-up load, batch commit,
+//!   and the serving-instance fence (an epoch every batch checks, so a replaced switch saves nothing).
 //! - [`instance_lock`]: one switch per database (advisory lock / file lock), held for the process's life.
 //! - [`http`]: the HTTPS listener: the lifecycle API's channels (`/secure`, `/lifecycle/v1`,
 //!   `/customers/me`, `/admin`), TLS and development certificates, errors, OpenAPI, health, metrics,
