@@ -233,9 +233,7 @@ fn bench_authorize(c: &mut Criterion) {
 async fn reset(fixture: &Fixture) {
     fixture.clock.advance(8 * 86_400_000);
     fixture.switch.expire_holds().await;
-    let mut submission = antaca::state::Submission::default();
-    submission.push(Change::ForgetAnswersBefore(fixture.clock.now_ms()));
-    fixture.switch.state().submit(submission).await.unwrap();
+    fixture.switch.state().forget_answers_before(fixture.clock.now_ms());
 }
 
 use antaca::state::Clock;

@@ -269,6 +269,7 @@ impl Application {
             settings.request_timeout,
         ));
         let expiry = tokio::spawn(self.switch.clone().run_housekeeping(
+            self.store.clone(),
             self.hold_expiry_interval,
             self.duplicate_retention,
             shutdown.clone(),

@@ -271,7 +271,6 @@ impl Oracle {
                 Change::RecordAnswer(answer) => {
                     self.answers.entry(answer.transaction).or_insert(answer);
                 }
-                Change::ForgetAnswersBefore(cutoff) => self.answers.retain(|_, answer| answer.created_at >= cutoff),
                 Change::UpsertCustomerProfile(profile) => {
                     self.profiles.insert(profile.customer_id, profile);
                 }
@@ -738,13 +737,11 @@ async fn every_change_round_trips() {
         commit(
             &db.store,
             &mut oracle,
-            &[
-                Change::UpsertPartner(renamed),
-                Change::UpsertProgram(longer),
-                Change::ForgetAnswersBefore(T0 + 2),
-            ],
+            &[Change::UpsertPartner(renamed), Change::UpsertProgram(longer)],
         )
         .await;
+        assert_eq!(db.store.forget_answers_before(T0 + 2).await.unwrap(), 1);
+        oracle.answers.retain(|_, answer| answer.created_at >= T0 + 2);
         assert_eq!(oracle.answers.len(), 2);
         oracle.check(&db.store, 0).await;
 
@@ -940,7 +937,6 @@ async fn a_failing_batch_stores_nothing() {
                 remaining: 0,
                 status: HoldStatus::Completed,
             },
-            Change::ForgetAnswersBefore(T0 + 1_000),
         ];
         changes.extend(place_hold(2, 2, 40));
         changes.extend(place_hold(3, 1, 60));
@@ -1143,7 +1139,8 @@ async fn forget_answers_before_deletes_older_answers() {
             *b"0000"
         );
 
-        commit(&db.store, &mut oracle, &[Change::ForgetAnswersBefore(T0 + 200)]).await;
+        assert_eq!(db.store.forget_answers_before(T0 + 200).await.unwrap(), 1);
+        oracle.answers.retain(|_, answer| answer.created_at >= T0 + 200);
         assert_eq!(db.store.answer(transaction(1)).await.unwrap(), None);
         assert!(db.store.answer(transaction(2)).await.unwrap().is_some());
         assert_eq!(db.store.load(0).await.unwrap().answers.len(), 2);
@@ -1450,29 +1447,48 @@ async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest()
     assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM balances").await, 2);
 }
 
-/// A forget deletes at most `FORGET_ROWS_MAX` recorded answers per batch (the delete runs inside a
-/// journal batch that every request behind it waits for); submitted again, it deletes the rest.
+/// Old answers are deleted outside the journal in slices of at most `FORGET_ROWS_MAX`, each its own
+/// transaction, until none is left before the cutoff; answers from the cutoff's millisecond on stay,
+/// and so do the markers of batches started since then.
 #[tokio::test]
-async fn a_forget_deletes_a_bounded_slice_per_batch() {
+async fn old_answers_are_deleted_in_bounded_slices_until_none_is_left() {
+    use antaca::state::journal::Written;
     each_store(|db| async move {
         let mut oracle = Oracle::default();
         commit(&db.store, &mut oracle, &base()).await;
-        let total = antaca::store::FORGET_ROWS_MAX as u32 + 1_000;
-        let answers: Vec<Change> = (1..=total)
-            .map(|stan| Change::RecordAnswer(answer(stan, T0 + 100, None)))
+        let slice = antaca::store::FORGET_ROWS_MAX as u32;
+        // Two and a half slices, many sharing a millisecond across a slice boundary, and one answer
+        // exactly at the cutoff.
+        let answers: Vec<Change> = (1..=slice * 5 / 2)
+            .map(|stan| Change::RecordAnswer(answer(stan, T0 + 100 + i64::from(stan / 700), None)))
+            .chain([Change::RecordAnswer(answer(slice * 3, T0 + 200, None))])
             .collect();
         db.store.commit(&answers).await.unwrap();
-        db.store.commit(&[Change::ForgetAnswersBefore(T0 + 200)]).await.unwrap();
+        for (marker, started) in [(1, T0 + 150), (2, T0 + 250)] {
+            db.store
+                .commit_signalling(
+                    &[Change::UpsertPartner(partner())],
+                    Some(BatchMarker {
+                        batch: started << antaca::state::journal::BATCH_COUNT_BITS | marker,
+                        epoch: None,
+                    }),
+                    Written::unobserved(),
+                )
+                .await
+                .unwrap();
+        }
         assert_eq!(
-            db.store.load(0).await.unwrap().answers.len(),
-            1_000,
-            "one slice deleted"
+            db.store.forget_answers_before(T0 + 200).await.unwrap(),
+            u64::from(slice * 5 / 2)
         );
-        db.store.commit(&[Change::ForgetAnswersBefore(T0 + 200)]).await.unwrap();
+        let left = db.store.load(0).await.unwrap().answers;
+        assert_eq!(left.len(), 1, "only the answer at the cutoff is left");
+        assert_eq!(left[0].created_at, T0 + 200);
+        assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM committed_batches").await, 1);
         assert_eq!(
-            db.store.load(0).await.unwrap().answers.len(),
+            db.store.forget_answers_before(T0 + 200).await.unwrap(),
             0,
-            "the rest with the next"
+            "nothing more"
         );
     })
     .await;

@@ -14,7 +14,7 @@ use super::operations::{self, Answer, OriginalState, Settings, Step};
 use super::request::{self, MessageClass, Request};
 use crate::iso8583::{Message, OutMessage, Spec};
 use crate::network::{FrameHandler, Reply};
-use crate::state::{Change, Claim, ClaimGuard, State, Submission};
+use crate::state::{Claim, ClaimGuard, State};
 
 /// Fields every answer echoes when the request carried them (network-interface.md, "Messages").
 pub const ECHO_FIELDS: [usize; 15] = [2, 3, 4, 6, 7, 11, 12, 24, 32, 37, 41, 42, 49, 51, 56];
@@ -55,8 +55,18 @@ impl Switch {
 
     /// Every `interval` until `shutdown`: expires holds past
     /// `authorization.hold_ttl_s`, and forgets recorded answers and closed holds
-    /// older than `retention` (`authorization.duplicate_retention_s`).
-    pub async fn run_housekeeping(self, interval: Duration, retention: Duration, shutdown: CancellationToken) {
+    /// older than `retention` (`authorization.duplicate_retention_s`), in memory and in `store`.
+    ///
+    /// None of it scans: expired holds come from the expiry order of the open holds, old answers and
+    /// closed holds from the oldest end of the retention order, and the database deletes its old
+    /// answers outside the journal, a bounded slice at a time, so requests never queue behind it.
+    pub async fn run_housekeeping(
+        self,
+        store: crate::store::Store,
+        interval: Duration,
+        retention: Duration,
+        shutdown: CancellationToken,
+    ) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -69,19 +79,22 @@ impl Switch {
                 tracing::info!(expired, "expired authorization holds");
             }
             let cutoff = self.inner.state.now_ms() - retention.as_millis() as i64;
-            // The database deletes a bounded slice per batch: as many batches as memory has answers
-            // to forget, plus one for older rows memory never held (e.g. from before a restart).
-            let slices = self.inner.state.answers_before(cutoff) as i64 / crate::store::FORGET_ROWS_MAX + 1;
-            for _ in 0..slices {
-                let mut forget = Submission::default();
-                forget.push(Change::ForgetAnswersBefore(cutoff));
-                if let Err(error) = self.inner.state.submit(forget).await {
-                    tracing::warn!(%error, "forgetting old answers not saved; retried next round");
-                    break;
-                }
-            }
+            let forgotten = self.inner.state.forget_answers_before(cutoff);
             let dropped = self.inner.state.forget_closed_holds(cutoff);
-            tracing::debug!(dropped, "closed holds past the retention window dropped from memory");
+            tracing::debug!(
+                forgotten,
+                dropped,
+                "answers and closed holds past the retention window dropped from memory"
+            );
+            // The database's copies (and any older rows memory never held, e.g. from before a restart).
+            let deleted = tokio::select! {
+                deleted = store.forget_answers_before(cutoff) => deleted,
+                () = shutdown.cancelled() => return,
+            };
+            match deleted {
+                Ok(deleted) => tracing::debug!(deleted, "recorded answers past the retention window deleted"),
+                Err(error) => tracing::warn!(%error, "deleting old recorded answers failed; retried next round"),
+            }
         }
     }
 

@@ -49,8 +49,6 @@ pub enum Change {
     },
     InsertTransfer(Transfer),
     RecordAnswer(RecordedAnswer),
-    /// Forgets recorded answers older than the retention window.
-    ForgetAnswersBefore(TimestampMs),
     // The lifecycle API's records (sessions, admins, KYC and KYB decisions).
     UpsertCustomerProfile(CustomerProfile),
     UpsertInstallation(Installation),

@@ -148,6 +148,10 @@ struct Memory {
 struct RetentionOrder {
     answers: std::collections::VecDeque<(TimestampMs, TransactionId)>,
     holds: std::collections::VecDeque<(TimestampMs, HoldId)>,
+    /// The open holds by expiry time: a hold enters when it opens and leaves when it closes, so
+    /// finding the expired ones reads only them (a scan of every hold in memory stalled the soak's
+    /// requests every sweep), and the set is only as large as the open holds.
+    expiries: std::collections::BTreeSet<(TimestampMs, HoldId)>,
 }
 
 /// Fee schedules, FX rates, hold fees, charged periods and report totals.
@@ -390,31 +394,46 @@ impl State {
         self.hold(id)
     }
 
-    /// Open holds whose expiry time has passed.
+    /// Open holds whose expiry time has passed, soonest expired first (read from the expiry order,
+    /// never by scanning the holds).
     pub fn expired_holds(&self, now: TimestampMs) -> Vec<Arc<HoldCell>> {
-        self.memory
-            .holds
-            .iter()
+        let due: Vec<HoldId> = lock(&self.memory.retention)
+            .expiries
+            .range(..=(now, HoldId::MAX))
+            .map(|&(_, id)| id)
+            .collect();
+        due.into_iter()
+            .filter_map(|id| self.hold(id))
             .filter(|cell| {
                 let entry = cell.lock();
                 entry.hold.status == HoldStatus::Open && entry.hold.expires_at <= now
             })
-            .map(|cell| cell.clone())
             .collect()
+    }
+
+    /// Forgets the recorded answers created before `cutoff` (past the retention window), from the
+    /// oldest end of the retention order; returns how many. A duplicate of one is decided afresh.
+    /// Memory only: the database's copies go with [`crate::store::Store::forget_answers_before`].
+    pub fn forget_answers_before(&self, cutoff: TimestampMs) -> usize {
+        let mut forgotten = 0;
+        let mut retention = lock(&self.memory.retention);
+        while let Some(&(created_at, transaction)) = retention.answers.front() {
+            if created_at >= cutoff {
+                break;
+            }
+            retention.answers.pop_front();
+            let removed = self.memory.answers.remove_if(
+                &transaction,
+                |_, slot| matches!(slot, AnswerSlot::Final(answer) if answer.created_at < cutoff),
+            );
+            forgotten += usize::from(removed.is_some());
+        }
+        forgotten
     }
 
     /// Drops from memory the holds closed before `before` (completed, reversed,
     /// expired): they stay in the database; memory keeps what decisions need.
     /// Returns how many were dropped.
-    /// How many recorded answers in memory were created before `cutoff` (counted from the oldest).
-    pub fn answers_before(&self, cutoff: TimestampMs) -> usize {
-        lock(&self.memory.retention)
-            .answers
-            .iter()
-            .take_while(|(created_at, _)| *created_at < cutoff)
-            .count()
-    }
-
     pub fn forget_closed_holds(&self, before: TimestampMs) -> usize {
         let mut closed: Vec<(HoldId, TransactionId)> = Vec::new();
         let mut retention = lock(&self.memory.retention);
@@ -817,9 +836,11 @@ impl State {
     /// Verifies the money invariants over all of memory; returns what is wrong.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut held_by_balance: HashMap<BalanceId, i64> = HashMap::new();
+        let mut open_holds: Vec<(TimestampMs, HoldId)> = Vec::new();
         for cell in self.memory.holds.iter() {
             let entry = cell.lock();
             if entry.hold.status == HoldStatus::Open {
+                open_holds.push((entry.hold.expires_at, entry.hold.id));
                 // The user's side holds the fees that go with what remains; the deposit does not.
                 let fees = self
                     .memory
@@ -832,6 +853,13 @@ impl State {
                     *held_by_balance.entry(partner).or_default() += entry.hold.remaining;
                 }
             }
+        }
+        open_holds.sort_unstable();
+        if !lock(&self.memory.retention).expiries.iter().eq(open_holds.iter()) {
+            return Err(format!(
+                "the expiry order does not list exactly the {} open holds",
+                open_holds.len()
+            ));
         }
         let mut ledger_by_currency: HashMap<String, i64> = HashMap::new();
         for cell in self.memory.balances.iter() {
@@ -917,6 +945,9 @@ impl Memory {
         let mut retention = lock(&self.retention);
         for hold in holds {
             retention.holds.push_back((hold.created_at, hold.id));
+            if hold.status == HoldStatus::Open {
+                retention.expiries.insert((hold.expires_at, hold.id));
+            }
             self.hold_by_transaction.insert(hold.transaction, hold.id);
             self.holds.insert(hold.id, Arc::new(HoldCell::new(hold)));
         }
@@ -1146,7 +1177,12 @@ impl Memory {
                 }
             }
             Change::InsertHold(hold) => {
-                lock(&self.retention).holds.push_back((hold.created_at, hold.id));
+                let mut retention = lock(&self.retention);
+                retention.holds.push_back((hold.created_at, hold.id));
+                if hold.status == HoldStatus::Open {
+                    retention.expiries.insert((hold.expires_at, hold.id));
+                }
+                drop(retention);
                 self.hold_by_transaction.insert(hold.transaction, hold.id);
                 self.holds.insert(hold.id, Arc::new(HoldCell::new(hold.clone())));
             }
@@ -1155,10 +1191,18 @@ impl Memory {
                 remaining,
                 status,
             } => {
-                if let Some(cell) = self.holds.get(hold_id) {
+                // The map's guard and the hold's lock are let go before the retention lock is
+                // taken: the sweep takes the retention lock first, then these.
+                let cell = self.holds.get(hold_id).map(|cell| cell.clone());
+                if let Some(cell) = cell {
                     let mut entry = cell.lock();
                     entry.hold.remaining = *remaining;
                     entry.hold.status = *status;
+                    let expires_at = entry.hold.expires_at;
+                    drop(entry);
+                    if *status != HoldStatus::Open {
+                        lock(&self.retention).expiries.remove(&(expires_at, *hold_id));
+                    }
                 }
             }
             Change::InsertTransfer(transfer) => {
@@ -1181,19 +1225,6 @@ impl Memory {
                     .insert(answer.transaction, AnswerSlot::Final(answer.clone()));
                 if let Some(AnswerSlot::Pending(pending)) = previous {
                     pending.decided.notify_waiters();
-                }
-            }
-            Change::ForgetAnswersBefore(cutoff) => {
-                let mut retention = lock(&self.retention);
-                while let Some(&(created_at, transaction)) = retention.answers.front() {
-                    if created_at >= *cutoff {
-                        break;
-                    }
-                    retention.answers.pop_front();
-                    self.answers.remove_if(
-                        &transaction,
-                        |_, slot| matches!(slot, AnswerSlot::Final(answer) if answer.created_at < *cutoff),
-                    );
                 }
             }
             Change::UpsertCustomerProfile(profile) => {
@@ -1684,17 +1715,16 @@ mod tests {
         let Claim::New(_deciding) = state.claim(TransactionId { stan: 9, ..TRANSACTION }).await else {
             panic!("new");
         };
-        assert_eq!(state.answers_before(250), 2);
-        memory.apply_one(&Change::ForgetAnswersBefore(250));
+        assert_eq!(state.forget_answers_before(250), 2);
         let kept = |stan: u32| memory.answers.contains_key(&TransactionId { stan, ..TRANSACTION });
         assert_eq!(
             (kept(1), kept(2), kept(3), kept(4), kept(9)),
             (false, false, true, true, true)
         );
         // 3 (300) queued behind 4 (400) waits for a sweep whose cutoff passes 400.
-        memory.apply_one(&Change::ForgetAnswersBefore(350));
+        assert_eq!(state.forget_answers_before(350), 0);
         assert!(kept(3));
-        memory.apply_one(&Change::ForgetAnswersBefore(500));
+        assert_eq!(state.forget_answers_before(500), 2);
         assert_eq!((kept(3), kept(4), kept(9)), (false, false, true));
 
         memory.apply_one(&Change::InsertHold(hold_at(1, 100, HoldStatus::Open)));

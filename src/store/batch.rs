@@ -32,9 +32,6 @@ pub(crate) struct Batch<'a> {
     pub hold_updates: Vec<HoldUpdate>,
     pub transfers: Vec<&'a Transfer>,
     pub answers: Vec<&'a RecordedAnswer>,
-    /// Forget recorded answers created before this (the latest cutoff of the batch), at most
-    /// [`super::FORGET_ROWS_MAX`] of them.
-    pub forget_answers_before: Option<TimestampMs>,
     // The lifecycle API's records, written after the rows they refer to.
     pub customer_profiles: Vec<&'a CustomerProfile>,
     pub installations: Vec<&'a Installation>,
@@ -197,9 +194,6 @@ impl<'a> Batch<'a> {
                 ),
                 Change::InsertTransfer(transfer) => batch.transfers.push(transfer),
                 Change::RecordAnswer(answer) => batch.answers.push(answer),
-                Change::ForgetAnswersBefore(cutoff) => {
-                    batch.forget_answers_before = batch.forget_answers_before.max(Some(*cutoff))
-                }
                 Change::UpsertCustomerProfile(profile) => profiles.put(profile.customer_id, profile),
                 Change::UpsertInstallation(installation) => installations.put(installation.id.as_str(), installation),
                 Change::UpsertSession(session) => sessions.put(session.token_hash, session),
@@ -322,9 +316,6 @@ mod tests {
                 remaining: 0,
                 status: HoldStatus::Reversed,
             },
-            Change::ForgetAnswersBefore(10),
-            Change::ForgetAnswersBefore(30),
-            Change::ForgetAnswersBefore(20),
         ];
         let batch = Batch::new(&changes).unwrap();
         assert_eq!(
@@ -350,7 +341,6 @@ mod tests {
                 status: HoldStatus::Reversed
             }]
         );
-        assert_eq!(batch.forget_answers_before, Some(30));
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod rows;
 mod sqlite;
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sqlx::{PgPool, SqlitePool};
 
@@ -63,11 +63,14 @@ pub struct Snapshot {
     pub fees: crate::fees::FeeRecords,
 }
 
-/// Recorded answers one `Change::ForgetAnswersBefore` deletes from the database at most: the delete
-/// runs inside a journal batch, which every request behind it waits for, so a sweep that has more to
-/// forget submits the change again (the switch's housekeeping, counting with `State::answers_before`). Older answers left in the
-/// database meanwhile change nothing: the start-up load reads only the retention window.
-pub const FORGET_ROWS_MAX: i64 = 5_000;
+/// Recorded answers one slice of [`Store::forget_answers_before`] deletes at most, each slice in a
+/// transaction of its own: short enough that the journal's commits, which go on meanwhile on other
+/// connections (or, on SQLite, wait for the one write lock), never wait long behind it.
+pub const FORGET_ROWS_MAX: i64 = 2_000;
+
+/// The pause between two slices of [`Store::forget_answers_before`], leaving the database to the
+/// journal in between: at 2,000 rows per slice it still deletes far faster than answers are made.
+const FORGET_PAUSE: Duration = Duration::from_millis(10);
 
 /// What a journal batch is stored with: its id, which [`Store::batch_stored`] looks for when its
 /// COMMIT was in doubt, and the epoch of the instance that wrote it (`None`: not fenced, for tools
@@ -191,6 +194,36 @@ impl Store {
             Store::Postgres(pool) => postgres::batch_stored(pool, marker).await,
             Store::Sqlite(pool) => sqlite::batch_stored(pool, marker).await,
         }
+    }
+
+    /// Deletes the recorded answers created before `cutoff` and the markers of the batches started
+    /// before it, outside the journal: in slices of at most [`FORGET_ROWS_MAX`] answers, each its
+    /// own transaction on a pooled connection, with a pause between them. In a journal batch (as it
+    /// was), every request behind the batch waited for a sweep's whole delete: the soak's worst
+    /// seconds (RELIABILITY.md). Nothing else writes rows that old, so this needs no ordering with
+    /// the journal. Returns how many answers were deleted; on an error, those deleted until then
+    /// stay deleted and the next sweep deletes the rest.
+    pub async fn forget_answers_before(&self, cutoff: TimestampMs) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        let mut from = TimestampMs::MIN;
+        loop {
+            let (slice, newest) = match self {
+                Store::Postgres(pool) => postgres::forget_answers_slice(pool, from, cutoff, FORGET_ROWS_MAX).await?,
+                Store::Sqlite(pool) => sqlite::forget_answers_slice(pool, from, cutoff, FORGET_ROWS_MAX).await?,
+            };
+            deleted += slice;
+            // Answers created in the same millisecond as the newest deleted may remain: start there.
+            from = newest.unwrap_or(from);
+            if slice < FORGET_ROWS_MAX as u64 {
+                break;
+            }
+            tokio::time::sleep(FORGET_PAUSE).await;
+        }
+        match self {
+            Store::Postgres(pool) => postgres::forget_batch_markers(pool, cutoff).await?,
+            Store::Sqlite(pool) => sqlite::forget_batch_markers(pool, cutoff).await?,
+        }
+        Ok(deleted)
     }
 
     /// Whether batches may commit concurrently (PostgreSQL) or only one after another (SQLite has

@@ -73,6 +73,39 @@ pub(super) async fn commit(
     transaction.commit().await.map_err(StoreError::from_postgres_commit)
 }
 
+/// Deletes one slice of the recorded answers created in `[from, before)`, the oldest first, in a
+/// transaction of its own: how many it deleted and the newest creation time among them. The lower
+/// bound lets the next slice's index scan start past this one's deleted entries, which stay in the
+/// index until a vacuum (from the bottom, each slice would walk over all of them again).
+pub(super) async fn forget_answers_slice(
+    pool: &PgPool,
+    from: TimestampMs,
+    before: TimestampMs,
+    limit: i64,
+) -> Result<(u64, Option<TimestampMs>), StoreError> {
+    let (deleted, newest): (i64, Option<TimestampMs>) = sqlx::query_as(
+        "WITH gone AS (DELETE FROM recorded_answers WHERE transaction_id IN \
+         (SELECT transaction_id FROM recorded_answers WHERE created_at >= $1 AND created_at < $2 \
+         ORDER BY created_at LIMIT $3) RETURNING created_at) \
+         SELECT COUNT(*), MAX(created_at) FROM gone",
+    )
+    .bind(from)
+    .bind(before)
+    .bind(limit)
+    .fetch_one(pool)
+    .await?;
+    Ok((deleted as u64, newest))
+}
+
+/// Deletes the batch markers of batches started before `before` (long decided: none can be in doubt).
+pub(super) async fn forget_batch_markers(pool: &PgPool, before: TimestampMs) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM committed_batches WHERE id < $1")
+        .bind(before.saturating_mul(1 << BATCH_COUNT_BITS))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Raises the serving epoch and returns it. The update waits for every batch still committing under
 /// an earlier epoch (they hold the row in share mode), so what is read after it includes them.
 pub(super) async fn take_over(pool: &PgPool) -> Result<i64, StoreError> {
@@ -140,21 +173,6 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     update_balance_states(connection, &batch.balance_states).await?;
     update_balance_thresholds(connection, &batch.balance_thresholds).await?;
     check_references(connection, &batch.references).await?;
-    if let Some(cutoff) = batch.forget_answers_before {
-        // At most a slice per batch, so that no batch waits long on it (see FORGET_ROWS_MAX).
-        sqlx::query(
-            "DELETE FROM recorded_answers WHERE transaction_id IN \
-             (SELECT transaction_id FROM recorded_answers WHERE created_at < $1 LIMIT $2)",
-        )
-        .bind(cutoff)
-        .bind(super::FORGET_ROWS_MAX)
-        .execute(&mut *connection)
-        .await?;
-        sqlx::query("DELETE FROM committed_batches WHERE id < $1")
-            .bind(cutoff.saturating_mul(1 << BATCH_COUNT_BITS))
-            .execute(&mut *connection)
-            .await?;
-    }
     if let Some(cutoff) = batch.forget_sessions_before {
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(cutoff)

@@ -75,6 +75,37 @@ pub(super) async fn commit(
     Ok(())
 }
 
+/// Deletes one slice of the recorded answers created in `[from, before)`, the oldest first, in a
+/// transaction of its own: how many it deleted and the newest creation time among them (the same
+/// contract as PostgreSQL's; SQLite deletes index entries at once, so the bound only keeps the two alike).
+pub(super) async fn forget_answers_slice(
+    pool: &SqlitePool,
+    from: TimestampMs,
+    before: TimestampMs,
+    limit: i64,
+) -> Result<(u64, Option<TimestampMs>), StoreError> {
+    let created: Vec<TimestampMs> = sqlx::query_scalar(
+        "DELETE FROM recorded_answers WHERE transaction_id IN \
+         (SELECT transaction_id FROM recorded_answers WHERE created_at >= $1 AND created_at < $2 \
+         ORDER BY created_at LIMIT $3) RETURNING created_at",
+    )
+    .bind(from)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok((created.len() as u64, created.into_iter().max()))
+}
+
+/// Deletes the batch markers of batches started before `before` (long decided: none can be in doubt).
+pub(super) async fn forget_batch_markers(pool: &SqlitePool, before: TimestampMs) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM committed_batches WHERE id < $1")
+        .bind(before.saturating_mul(1 << BATCH_COUNT_BITS))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Whether the batch marked `marker` is stored. Inserting the marker waits for a transaction still
 /// holding it (one whose connection was lost during COMMIT and that the server is still finishing),
 /// conflicts if it committed, and is rolled back either way.
@@ -124,21 +155,6 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     )
     .await?;
     check_references(connection, &batch.references).await?;
-    if let Some(cutoff) = batch.forget_answers_before {
-        // At most a slice per batch, so that no batch waits long on it (see FORGET_ROWS_MAX).
-        sqlx::query(
-            "DELETE FROM recorded_answers WHERE transaction_id IN \
-             (SELECT transaction_id FROM recorded_answers WHERE created_at < $1 LIMIT $2)",
-        )
-        .bind(cutoff)
-        .bind(super::FORGET_ROWS_MAX)
-        .execute(&mut *connection)
-        .await?;
-        sqlx::query("DELETE FROM committed_batches WHERE id < $1")
-            .bind(cutoff.saturating_mul(1 << BATCH_COUNT_BITS))
-            .execute(&mut *connection)
-            .await?;
-    }
     if let Some(cutoff) = batch.forget_sessions_before {
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(cutoff)
