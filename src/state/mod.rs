@@ -152,6 +152,12 @@ struct RetentionOrder {
     /// finding the expired ones reads only them (a scan of every hold in memory stalled the soak's
     /// requests every sweep), and the set is only as large as the open holds.
     expiries: std::collections::BTreeSet<(TimestampMs, HoldId)>,
+    /// Holds past the retention window that were still open (or busy) when a sweep reached them:
+    /// they leave the queue instead of waiting at its front, where every sweep walked them all again
+    /// (half-second stalls every sweep with 1.4 million such holds).
+    lingering: std::collections::HashSet<HoldId>,
+    /// Lingering holds closed since the last sweep: the next one forgets them.
+    closed_lingering: Vec<HoldId>,
 }
 
 /// Fee schedules, FX rates, hold fees, charged periods and report totals.
@@ -436,28 +442,33 @@ impl State {
     /// Returns how many were dropped.
     pub fn forget_closed_holds(&self, before: TimestampMs) -> usize {
         let mut closed: Vec<(HoldId, TransactionId)> = Vec::new();
-        let mut retention = lock(&self.memory.retention);
-        // Holds older than `before` still open (or busy) stay, at the front, for the next sweep.
-        let mut still_open = Vec::new();
+        let mut guard = lock(&self.memory.retention);
+        let retention = &mut *guard;
+        // Lingering holds closed since the last sweep, then the queue's holds older than `before`.
+        let mut candidates = std::mem::take(&mut retention.closed_lingering);
         while let Some(&(created_at, id)) = retention.holds.front() {
             if created_at >= before {
                 break;
             }
             retention.holds.pop_front();
+            candidates.push(id);
+        }
+        for id in candidates {
             let Some(cell) = self.memory.holds.get(&id).map(|cell| cell.clone()) else {
                 continue;
             };
             let entry = cell.lock();
-            if entry.hold.status != HoldStatus::Open && !entry.busy {
-                closed.push((id, entry.hold.transaction));
+            if entry.hold.status == HoldStatus::Open {
+                // Its closing (`Change::UpdateHold`) moves it to `closed_lingering`.
+                retention.lingering.insert(id);
+            } else if entry.busy {
+                retention.closed_lingering.push(id);
             } else {
-                still_open.push((created_at, id));
+                retention.lingering.remove(&id);
+                closed.push((id, entry.hold.transaction));
             }
         }
-        for kept in still_open.into_iter().rev() {
-            retention.holds.push_front(kept);
-        }
-        drop(retention);
+        drop(guard);
         for (id, transaction) in &closed {
             self.memory.holds.remove(id);
             self.memory.fees.hold_fees.remove(id);
@@ -1201,7 +1212,11 @@ impl Memory {
                     let expires_at = entry.hold.expires_at;
                     drop(entry);
                     if *status != HoldStatus::Open {
-                        lock(&self.retention).expiries.remove(&(expires_at, *hold_id));
+                        let mut retention = lock(&self.retention);
+                        retention.expiries.remove(&(expires_at, *hold_id));
+                        if retention.lingering.remove(hold_id) {
+                            retention.closed_lingering.push(*hold_id);
+                        }
                     }
                 }
             }
@@ -1702,9 +1717,51 @@ mod tests {
         }
     }
 
+    /// Expired holds come from the expiry order, which lists exactly the open holds: a hold leaves
+    /// it when it closes, and one due later is not returned early.
+    #[tokio::test(flavor = "current_thread")]
+    async fn expired_holds_are_read_from_the_expiry_order_of_the_open_holds() {
+        let state = unreachable_state();
+        let memory = &state.memory;
+        // Expiring at 1_000_100, 1_000_200, 1_000_300 and 1_000_400; hold 4 closed from the start.
+        for (id, status) in [(1, HoldStatus::Open), (2, HoldStatus::Open), (3, HoldStatus::Open)] {
+            memory.apply_one(&Change::InsertHold(hold_at(id, id * 100, status)));
+        }
+        memory.apply_one(&Change::InsertHold(hold_at(4, 400, HoldStatus::Completed)));
+        memory.apply_one(&Change::UpdateHold {
+            hold_id: 1,
+            remaining: 0,
+            status: HoldStatus::Reversed,
+        });
+        let due = |now| -> Vec<HoldId> {
+            state
+                .expired_holds(now)
+                .iter()
+                .map(|cell| cell.lock().hold.id)
+                .collect()
+        };
+        assert_eq!(due(1_000_099), Vec::<HoldId>::new());
+        assert_eq!(due(1_000_250), vec![2], "hold 1 was reversed, 3 is not due yet");
+        assert_eq!(
+            due(2_000_000),
+            vec![2, 3],
+            "soonest expired first; the closed hold 4 never"
+        );
+        assert_eq!(lock(&memory.retention).expiries.len(), 2);
+        memory.apply_one(&Change::UpdateHold {
+            hold_id: 2,
+            remaining: 0,
+            status: HoldStatus::Expired,
+        });
+        assert_eq!(due(2_000_000), vec![3]);
+        assert_eq!(state.check_invariants(), Ok(()));
+        lock(&memory.retention).expiries.insert((5, 1));
+        assert!(state.check_invariants().unwrap_err().contains("expiry order"));
+    }
+
     /// Housekeeping forgets from the oldest end of the retention order, never by scanning: only
     /// what is older than the cutoff goes, answers being decided stay, and an old hold still open
-    /// stays until a later sweep finds it closed.
+    /// lingers outside the queue until it closes, then goes at the next sweep.
     #[tokio::test(flavor = "current_thread")]
     async fn old_answers_and_closed_holds_are_forgotten_from_the_oldest_end() {
         let state = unreachable_state();
@@ -1731,13 +1788,24 @@ mod tests {
         memory.apply_one(&Change::InsertHold(hold_at(2, 200, HoldStatus::Completed)));
         memory.apply_one(&Change::InsertHold(hold_at(3, 300, HoldStatus::Reversed)));
         assert_eq!(state.forget_closed_holds(250), 1, "hold 2 only: 1 is open, 3 is newer");
+        {
+            // Hold 1 lingers outside the queue, so later sweeps do not walk it while it stays open.
+            let retention = lock(&memory.retention);
+            assert!(retention.lingering.contains(&1));
+            assert_eq!(retention.holds.iter().map(|&(_, id)| id).collect::<Vec<_>>(), vec![3]);
+        }
+        assert_eq!(state.forget_closed_holds(250), 0, "still open");
         assert!(state.hold(1).is_some() && state.hold(2).is_none() && state.hold(3).is_some());
         assert!(
             state
                 .hold_by_transaction(&hold_at(2, 0, HoldStatus::Open).transaction)
                 .is_none()
         );
-        state.hold(1).unwrap().lock().hold.status = HoldStatus::Expired;
+        memory.apply_one(&Change::UpdateHold {
+            hold_id: 1,
+            remaining: 0,
+            status: HoldStatus::Expired,
+        });
         assert_eq!(state.forget_closed_holds(400), 2, "hold 1, closed since, and hold 3");
         assert_eq!(memory.holds.len(), 0);
     }
