@@ -421,20 +421,33 @@ impl State {
     /// oldest end of the retention order; returns how many. A duplicate of one is decided afresh.
     /// Memory only: the database's copies go with [`crate::store::Store::forget_answers_before`].
     pub fn forget_answers_before(&self, cutoff: TimestampMs) -> usize {
-        let mut forgotten = 0;
-        let mut retention = lock(&self.memory.retention);
-        while let Some(&(created_at, transaction)) = retention.answers.front() {
-            if created_at >= cutoff {
-                break;
-            }
-            retention.answers.pop_front();
-            let removed = self.memory.answers.remove_if(
-                &transaction,
-                |_, slot| matches!(slot, AnswerSlot::Final(answer) if answer.created_at < cutoff),
-            );
-            forgotten += usize::from(removed.is_some());
-        }
-        forgotten
+        // Only the queue is read under the retention lock, which every committed answer and hold
+        // takes: the map's removals happen after it is let go.
+        let due: Vec<TransactionId> = {
+            let mut retention = lock(&self.memory.retention);
+            let count = retention
+                .answers
+                .iter()
+                .take_while(|(created_at, _)| *created_at < cutoff)
+                .count();
+            retention
+                .answers
+                .drain(..count)
+                .map(|(_, transaction)| transaction)
+                .collect()
+        };
+        // An answer recorded again since (a newer one for the same transaction) is kept.
+        due.iter()
+            .filter(|transaction| {
+                self.memory
+                    .answers
+                    .remove_if(
+                        transaction,
+                        |_, slot| matches!(slot, AnswerSlot::Final(answer) if answer.created_at < cutoff),
+                    )
+                    .is_some()
+            })
+            .count()
     }
 
     /// Drops from memory the holds closed before `before` (completed, reversed,

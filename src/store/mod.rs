@@ -140,7 +140,7 @@ impl Store {
     /// KYC updates, corporations and their KYB updates, the lifecycle records (customer profiles,
     /// installations, admin users, sessions, KYC submissions, corporation details, KYB transitions),
     /// balance inserts, balance deltas, balance states, card inserts, card updates, hold inserts, hold
-    /// updates, transfers, recorded answers, then forgetting old answers and expired sessions; on
+    /// updates, transfers, recorded answers, then forgetting expired sessions; on
     /// PostgreSQL the balance updates come after the recorded answers, see `postgres::write`), each
     /// table in one multi-row statement (or a few, under SQLite's parameter limit). Deltas on one balance are summed; of several updates of one row, the last
     /// wins. An update of a row that does not exist fails the batch ([`StoreError::MissingRows`]), and
