@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
-use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
+use super::batch::{Batch, HoldUpdate, References, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
 use super::{BatchMarker, StoreError};
 use crate::state::journal::{BATCH_COUNT_BITS, Written};
@@ -22,11 +22,25 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 /// How long a caller waits for a pooled connection before the store counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle longer than this is pinged before use (the database may have restarted).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 pub(super) async fn connect(url: &str, connections_max: u32) -> Result<PgPool, StoreError> {
     let options = PgConnectOptions::from_str(url)?;
     let pool = PgPoolOptions::new()
         .max_connections(connections_max.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // sqlx pings every connection it hands out: a round trip before each batch. A connection in
+        // use moments ago is alive (its release pinged it), so only one idle for a while is pinged.
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_AFTER_IDLE {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await?;
     MIGRATOR.run(&pool).await?;
@@ -41,34 +55,7 @@ pub(super) async fn commit(
 ) -> Result<(), StoreError> {
     let mut transaction = pool.begin().await?;
     // On an error the transaction is dropped, which rolls it back: nothing of the batch stays.
-    write(&mut transaction, batch).await?;
-    match marker {
-        Some(BatchMarker { batch, epoch: None }) => {
-            sqlx::query("INSERT INTO committed_batches (id) VALUES ($1)")
-                .bind(batch)
-                .execute(&mut *transaction)
-                .await?;
-        }
-        // The marker is stored only while `epoch` is still the serving one; the share lock makes a
-        // successor's take-over wait for this transaction (migration 0008 says why).
-        Some(BatchMarker {
-            batch,
-            epoch: Some(epoch),
-        }) => {
-            let stored = sqlx::query(
-                "INSERT INTO committed_batches (id) SELECT $1 FROM serving_instance WHERE epoch = $2 FOR SHARE",
-            )
-            .bind(batch)
-            .bind(epoch)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-            if stored == 0 {
-                return Err(StoreError::Superseded { epoch });
-            }
-        }
-        None => {}
-    }
+    write(&mut transaction, batch, marker).await?;
     written.signal();
     transaction.commit().await.map_err(StoreError::from_postgres_commit)
 }
@@ -135,7 +122,13 @@ pub(super) async fn batch_stored(pool: &PgPool, marker: i64) -> Result<bool, Sto
     Ok(inserted == 0)
 }
 
-async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), StoreError> {
+async fn write(
+    connection: &mut PgConnection,
+    batch: &Batch<'_>,
+    marker: Option<BatchMarker>,
+) -> Result<(), StoreError> {
+    // The lifecycle's rows first (most batches have none, and an empty table costs no statement),
+    // so that the one statement below sees the balances and cards they create.
     upsert_partners(connection, &batch.partners).await?;
     upsert_programs(connection, &batch.programs).await?;
     insert_customers(connection, &batch.customers).await?;
@@ -152,12 +145,10 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
     insert_balances(connection, &batch.balances).await?;
     insert_cards(connection, &batch.cards).await?;
     update_cards(connection, &batch.card_updates).await?;
-    insert_holds(connection, &batch.holds).await?;
-    update_holds(connection, &batch.hold_updates).await?;
-    insert_transfers(connection, &batch.transfers).await?;
-    insert_answers(connection, &batch.answers).await?;
-    upsert_notifications(connection, &batch.notifications).await?;
-    upsert_card_requests(connection, &batch.card_requests).await?;
+    write_money_rows(connection, batch, marker).await?;
+    // A balance's state or threshold after its deltas: one statement cannot change a row twice.
+    update_balance_states(connection, &batch.balance_states).await?;
+    update_balance_thresholds(connection, &batch.balance_thresholds).await?;
     super::fees::write_postgres(
         connection,
         &batch.fee_schedules,
@@ -166,13 +157,8 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
         &batch.hold_fees,
     )
     .await?;
-    // Balance rows last: nearly every batch changes the partners' balances, and a batch written
-    // while the previous one commits waits here for that commit's row locks; its inserts above
-    // have run meanwhile.
-    add_balance_deltas(connection, &batch.balance_deltas).await?;
-    update_balance_states(connection, &batch.balance_states).await?;
-    update_balance_thresholds(connection, &batch.balance_thresholds).await?;
-    check_references(connection, &batch.references).await?;
+    upsert_notifications(connection, &batch.notifications).await?;
+    upsert_card_requests(connection, &batch.card_requests).await?;
     if let Some(cutoff) = batch.forget_sessions_before {
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(cutoff)
@@ -180,6 +166,166 @@ async fn write(connection: &mut PgConnection, batch: &Batch<'_>) -> Result<(), S
             .await?;
     }
     Ok(())
+}
+
+/// The rows every authorization, completion and reversal writes (new holds, hold updates, transfers,
+/// recorded answers, balance deltas), the batch's marker and the check of what they refer to, in one
+/// statement: one round trip per batch on the hot path instead of one per table. Each part is a
+/// data-modifying `WITH` query over its `UNNEST`ed arrays; an empty array makes it a no-op, so the
+/// SQL never changes and stays prepared.
+///
+/// All parts see the database as it was before the statement (PostgreSQL runs them on one
+/// snapshot), so:
+/// - the reference check counts a hold the batch itself inserts as found (`<> ALL` the new ids);
+/// - no part may change a row another part changes: balance states and thresholds are separate
+///   statements, and a hold is never both inserted and updated in one batch (an update needs the
+///   hold in memory, which it is only after its insert committed).
+///
+/// The balance rows are the ones two batches in flight both change: this statement waits for the
+/// previous batch's COMMIT on them, which keeps the database's order equal to memory's
+/// ([`Written`]).
+///
+/// The marker is stored only while `epoch` is still the serving one; the share lock makes a
+/// successor's take-over wait for this transaction (migration 0008 says why). Without an epoch
+/// (tools and tests holding no instance lock) the share lock is taken all the same: a take-over
+/// waits for this batch too, which is harmless.
+async fn write_money_rows(
+    connection: &mut PgConnection,
+    batch: &Batch<'_>,
+    marker: Option<BatchMarker>,
+) -> Result<(), StoreError> {
+    const ANSWERS: &str = "recorded_answers";
+    if batch.holds.is_empty()
+        && batch.hold_updates.is_empty()
+        && batch.transfers.is_empty()
+        && batch.answers.is_empty()
+        && batch.balance_deltas.is_empty()
+        && batch.references.is_empty()
+        && marker.is_none()
+    {
+        return Ok(());
+    }
+    let (holds, answers, transfers, deltas) = (&batch.holds, &batch.answers, &batch.transfers, &batch.balance_deltas);
+    let new_hold_ids = column(holds, |row| row.id);
+    // A hold inserted and updated in one batch (the store allows it, memory never does it) is
+    // inserted as updated: the update would not see the row its own statement inserts.
+    let (updates_of_new, hold_updates): (Vec<&HoldUpdate>, Vec<&HoldUpdate>) = batch
+        .hold_updates
+        .iter()
+        .partition(|update| new_hold_ids.contains(&update.hold_id));
+    let updated = |hold: &Hold| updates_of_new.iter().find(|update| update.hold_id == hold.id);
+    let (changed_holds, changed_balances, marked, missing_cards, missing_balances, missing_holds): (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    ) = sqlx::query_as(
+        "WITH new_holds AS (\
+           INSERT INTO holds (id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, remaining, \
+           status, created_at, expires_at) \
+           SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], \
+           $8::text[], $9::int8[], $10::int8[])), \
+         changed_holds AS (\
+           UPDATE holds SET remaining = v.remaining, status = v.status \
+           FROM UNNEST($11::int8[], $12::int8[], $13::text[]) AS v (id, remaining, status) WHERE holds.id = v.id \
+           RETURNING 1), \
+         new_transfers AS (\
+           INSERT INTO transfers (id, kind, debit_balance_id, credit_balance_id, amount, transaction_id, hold_id, \
+           created_at) \
+           SELECT * FROM UNNEST($14::int8[], $15::text[], $16::int8[], $17::int8[], $18::int8[], $19::text[], \
+           $20::int8[], $21::int8[])), \
+         new_answers AS (\
+           INSERT INTO recorded_answers (transaction_id, mti, action_code, approval_code, available, \
+           available_currency, hold_id, created_at) \
+           SELECT * FROM UNNEST($22::text[], $23::int4[], $24::text[], $25::text[], $26::int8[], $27::int2[], \
+           $28::int8[], $29::int8[]) \
+           ON CONFLICT (transaction_id) DO NOTHING), \
+         changed_balances AS (\
+           UPDATE balances SET ledger = balances.ledger + v.ledger, held = balances.held + v.held \
+           FROM UNNEST($30::int8[], $31::int8[], $32::int8[]) AS v (id, ledger, held) WHERE balances.id = v.id \
+           RETURNING 1), \
+         marked AS (\
+           INSERT INTO committed_batches (id) SELECT $33 FROM serving_instance \
+           WHERE $33::int8 IS NOT NULL AND ($34::int8 IS NULL OR epoch = $34) FOR SHARE \
+           RETURNING 1) \
+         SELECT (SELECT COUNT(*) FROM changed_holds), (SELECT COUNT(*) FROM changed_balances), \
+         (SELECT COUNT(*) FROM marked), \
+         (SELECT COUNT(*) FROM UNNEST($35::int8[]) AS v (id) \
+          WHERE NOT EXISTS (SELECT 1 FROM cards WHERE cards.id = v.id)), \
+         (SELECT COUNT(*) FROM UNNEST($36::int8[]) AS v (id) \
+          WHERE NOT EXISTS (SELECT 1 FROM balances WHERE balances.id = v.id)), \
+         (SELECT COUNT(*) FROM UNNEST($37::int8[]) AS v (id) \
+          WHERE v.id <> ALL($1) AND NOT EXISTS (SELECT 1 FROM holds WHERE holds.id = v.id))",
+    )
+    .bind(&new_hold_ids)
+    .bind(column(holds, |row| row.transaction.to_string()))
+    .bind(column(holds, |row| row.card_id))
+    .bind(column(holds, |row| row.user_balance_id))
+    .bind(column(holds, |row| row.partner_balance_id))
+    .bind(column(holds, |row| row.amount))
+    .bind(column(holds, |row| {
+        updated(row).map_or(row.remaining, |update| update.remaining)
+    }))
+    .bind(column(holds, |row| {
+        updated(row).map_or(row.status, |update| update.status).text()
+    }))
+    .bind(column(holds, |row| row.created_at))
+    .bind(column(holds, |row| row.expires_at))
+    .bind(column(&hold_updates, |row| row.hold_id))
+    .bind(column(&hold_updates, |row| row.remaining))
+    .bind(column(&hold_updates, |row| row.status.text()))
+    .bind(column(transfers, |row| row.id))
+    .bind(column(transfers, |row| row.kind.text()))
+    .bind(column(transfers, |row| row.debit_balance_id))
+    .bind(column(transfers, |row| row.credit_balance_id))
+    .bind(column(transfers, |row| row.amount))
+    .bind(column(transfers, |row| {
+        row.transaction.map(|transaction| transaction.to_string())
+    }))
+    .bind(column(transfers, |row| row.hold_id))
+    .bind(column(transfers, |row| row.created_at))
+    .bind(column(answers, |row| row.transaction.to_string()))
+    .bind(column(answers, |row| i32::from(row.mti)))
+    .bind(column_checked(answers, |row| {
+        utf8(&row.action_code, ANSWERS, "action_code")
+    })?)
+    .bind(column_checked(answers, |row| {
+        row.approval_code
+            .as_ref()
+            .map(|code| utf8(code, ANSWERS, "approval_code"))
+            .transpose()
+    })?)
+    .bind(column(answers, |row| row.available.map(|(amount, _)| amount)))
+    .bind(column_checked(answers, |row| {
+        row.available
+            .map(|(_, currency)| fits::<i16>(currency, ANSWERS, "available_currency"))
+            .transpose()
+    })?)
+    .bind(column(answers, |row| row.hold_id))
+    .bind(column(answers, |row| row.created_at))
+    .bind(column(deltas, |row| row.balance_id))
+    .bind(column(deltas, |row| row.ledger))
+    .bind(column(deltas, |row| row.held))
+    .bind(marker.map(|marker| marker.batch))
+    .bind(marker.and_then(|marker| marker.epoch))
+    .bind(&batch.references.cards)
+    .bind(&batch.references.balances)
+    .bind(&batch.references.holds)
+    .fetch_one(&mut *connection)
+    .await?;
+    expect_rows("holds", hold_updates.len(), changed_holds as u64)?;
+    expect_rows("balances", deltas.len(), changed_balances as u64)?;
+    References::expect_found([
+        ("cards", missing_cards),
+        ("balances", missing_balances),
+        ("holds", missing_holds),
+    ])?;
+    match marker {
+        Some(BatchMarker { epoch: Some(epoch), .. }) if marked == 0 => Err(StoreError::Superseded { epoch }),
+        _ => Ok(()),
+    }
 }
 
 /// One column of `rows` as an array to bind.
@@ -551,22 +697,6 @@ async fn insert_balances(connection: &mut PgConnection, rows: &[&Balance]) -> Re
     Ok(())
 }
 
-async fn add_balance_deltas(connection: &mut PgConnection, rows: &[BalanceDelta]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let result = sqlx::query(
-        "UPDATE balances SET ledger = balances.ledger + v.ledger, held = balances.held + v.held \
-         FROM UNNEST($1::int8[], $2::int8[], $3::int8[]) AS v (id, ledger, held) WHERE balances.id = v.id",
-    )
-    .bind(column(rows, |row| row.balance_id))
-    .bind(column(rows, |row| row.ledger))
-    .bind(column(rows, |row| row.held))
-    .execute(&mut *connection)
-    .await?;
-    expect_rows("balances", rows.len(), result.rows_affected())
-}
-
 async fn update_balance_states(
     connection: &mut PgConnection,
     rows: &[(BalanceId, BalanceState)],
@@ -663,127 +793,4 @@ async fn update_cards(connection: &mut PgConnection, rows: &[&CardUpdate]) -> Re
     .execute(&mut *connection)
     .await?;
     expect_rows("cards", rows.len(), result.rows_affected())
-}
-
-async fn insert_holds(connection: &mut PgConnection, rows: &[&Hold]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO holds (id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, remaining, \
-         status, created_at, expires_at) \
-         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], \
-         $8::text[], $9::int8[], $10::int8[])",
-    )
-    .bind(column(rows, |row| row.id))
-    .bind(column(rows, |row| row.transaction.to_string()))
-    .bind(column(rows, |row| row.card_id))
-    .bind(column(rows, |row| row.user_balance_id))
-    .bind(column(rows, |row| row.partner_balance_id))
-    .bind(column(rows, |row| row.amount))
-    .bind(column(rows, |row| row.remaining))
-    .bind(column(rows, |row| row.status.text()))
-    .bind(column(rows, |row| row.created_at))
-    .bind(column(rows, |row| row.expires_at))
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
-}
-
-async fn update_holds(connection: &mut PgConnection, rows: &[HoldUpdate]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let result = sqlx::query(
-        "UPDATE holds SET remaining = v.remaining, status = v.status \
-         FROM UNNEST($1::int8[], $2::int8[], $3::text[]) AS v (id, remaining, status) WHERE holds.id = v.id",
-    )
-    .bind(column(rows, |row| row.hold_id))
-    .bind(column(rows, |row| row.remaining))
-    .bind(column(rows, |row| row.status.text()))
-    .execute(&mut *connection)
-    .await?;
-    expect_rows("holds", rows.len(), result.rows_affected())
-}
-
-async fn insert_transfers(connection: &mut PgConnection, rows: &[&Transfer]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO transfers (id, kind, debit_balance_id, credit_balance_id, amount, transaction_id, hold_id, \
-         created_at) \
-         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::int8[], \
-         $8::int8[])",
-    )
-    .bind(column(rows, |row| row.id))
-    .bind(column(rows, |row| row.kind.text()))
-    .bind(column(rows, |row| row.debit_balance_id))
-    .bind(column(rows, |row| row.credit_balance_id))
-    .bind(column(rows, |row| row.amount))
-    .bind(column(rows, |row| {
-        row.transaction.map(|transaction| transaction.to_string())
-    }))
-    .bind(column(rows, |row| row.hold_id))
-    .bind(column(rows, |row| row.created_at))
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
-}
-
-async fn insert_answers(connection: &mut PgConnection, rows: &[&RecordedAnswer]) -> Result<(), StoreError> {
-    const TABLE: &str = "recorded_answers";
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO recorded_answers (transaction_id, mti, action_code, approval_code, available, \
-         available_currency, hold_id, created_at) \
-         SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::int8[], $6::int2[], $7::int8[], \
-         $8::int8[]) \
-         ON CONFLICT (transaction_id) DO NOTHING",
-    )
-    .bind(column(rows, |row| row.transaction.to_string()))
-    .bind(column(rows, |row| i32::from(row.mti)))
-    .bind(column_checked(rows, |row| {
-        utf8(&row.action_code, TABLE, "action_code")
-    })?)
-    .bind(column_checked(rows, |row| {
-        row.approval_code
-            .as_ref()
-            .map(|code| utf8(code, TABLE, "approval_code"))
-            .transpose()
-    })?)
-    .bind(column(rows, |row| row.available.map(|(amount, _)| amount)))
-    .bind(column_checked(rows, |row| {
-        row.available
-            .map(|(_, currency)| fits::<i16>(currency, TABLE, "available_currency"))
-            .transpose()
-    })?)
-    .bind(column(rows, |row| row.hold_id))
-    .bind(column(rows, |row| row.created_at))
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
-}
-
-/// Counts, per referenced table, the batch's references to rows that do not exist: one query for the
-/// whole batch, each referenced id once.
-async fn check_references(connection: &mut PgConnection, references: &References) -> Result<(), StoreError> {
-    if references.is_empty() {
-        return Ok(());
-    }
-    let (cards, balances, holds): (i64, i64, i64) = sqlx::query_as(
-        "SELECT \
-         (SELECT COUNT(*) FROM UNNEST($1::int8[]) AS v (id) WHERE NOT EXISTS (SELECT 1 FROM cards WHERE cards.id = v.id)), \
-         (SELECT COUNT(*) FROM UNNEST($2::int8[]) AS v (id) \
-          WHERE NOT EXISTS (SELECT 1 FROM balances WHERE balances.id = v.id)), \
-         (SELECT COUNT(*) FROM UNNEST($3::int8[]) AS v (id) WHERE NOT EXISTS (SELECT 1 FROM holds WHERE holds.id = v.id))",
-    )
-    .bind(&references.cards)
-    .bind(&references.balances)
-    .bind(&references.holds)
-    .fetch_one(&mut *connection)
-    .await?;
-    References::expect_found([("cards", cards), ("balances", balances), ("holds", holds)])
 }
