@@ -4,6 +4,7 @@
 //! `UNNEST` turns the arrays back into rows. The SQL text never changes with the batch size, so each
 //! statement is prepared once per connection, and there is no parameter limit to chunk under.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -209,10 +210,16 @@ async fn write_money_rows(
     let new_hold_ids = column(holds, |row| row.id);
     // A hold inserted and updated in one batch (the store allows it, memory never does it) is
     // inserted as updated: the update would not see the row its own statement inserts.
-    let (updates_of_new, hold_updates): (Vec<&HoldUpdate>, Vec<&HoldUpdate>) = batch
-        .hold_updates
-        .iter()
-        .partition(|update| new_hold_ids.contains(&update.hold_id));
+    // (A set, not `contains` on the vector: a backlog's batch holds thousands of each.)
+    let (updates_of_new, hold_updates): (Vec<&HoldUpdate>, Vec<&HoldUpdate>) = if new_hold_ids.is_empty() {
+        (Vec::new(), batch.hold_updates.iter().collect())
+    } else {
+        let new: HashSet<HoldId> = new_hold_ids.iter().copied().collect();
+        batch
+            .hold_updates
+            .iter()
+            .partition(|update| new.contains(&update.hold_id))
+    };
     let updated = |hold: &Hold| updates_of_new.iter().find(|update| update.hold_id == hold.id);
     let (changed_holds, changed_balances, marked, missing_cards, missing_balances, missing_holds): (
         i64,
