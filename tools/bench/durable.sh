@@ -16,6 +16,7 @@
 #
 # BENCH_BIN names the directory of the `antaca` and `simulator` binaries (default
 # ${CARGO_TARGET_DIR:-target}/release), so that two builds can be run side by side on one database.
+# BENCH_MIX sets the load's mix (e.g. auth=50,completion=25,reversal=25, the soak's; default: auth only).
 # Other switch settings pass through as ANTACA__* variables. Needs PostgreSQL at 127.0.0.1:5432
 # (user postgres, trust), curl and python3; uses ports 28583/28443.
 set -euo pipefail
@@ -68,7 +69,7 @@ for _ in $(seq 1 150); do
 done
 
 "$bin/simulator" load --switch 127.0.0.1:28583 --cards "$out/cards.jsonl" --connections 16 \
-    "${load_flags[@]}" --warmup 3s --duration "$duration" \
+    "${load_flags[@]}" ${BENCH_MIX:+--mix "$BENCH_MIX"} --warmup 3s --duration "$duration" \
     --report "$out/report.json" --plot "$out/latency.svg" > "$out/load.log" 2>&1
 curl -sk https://127.0.0.1:28443/metrics > "$out/metrics.txt"
 
