@@ -60,13 +60,9 @@ if [ "${BENCH_STORE:-postgres}" != sqlite ]; then
     psql -d antaca_bench -c CHECKPOINT
 fi
 
-"$bin/antaca" serve > "$out/switch.log" 2>&1 &
-switch=$!
-trap 'kill $switch 2>/dev/null || true' EXIT
-for _ in $(seq 1 150); do
-    (exec 3<>/dev/tcp/127.0.0.1/28583) 2>/dev/null && break
-    sleep 0.2
-done
+source tools/switch.sh
+trap 'kill ${switch:-} 2>/dev/null || true' EXIT
+start_switch "$bin" "$out/switch.log" 28583
 
 "$bin/simulator" load --switch 127.0.0.1:28583 --cards "$out/cards.jsonl" --connections 16 \
     "${load_flags[@]}" ${BENCH_MIX:+--mix "$BENCH_MIX"} --warmup 3s --duration "$duration" \

@@ -36,13 +36,9 @@ export ANTACA__AUTHORIZATION__HOLD_EXPIRY_INTERVAL_S=10
 mix=${SOAK_MIX:-auth=50,completion=25,reversal=25}
 
 "$bin/antaca" provision --cards "$cards" --out "$out/cards.jsonl" > "$out/provision.log" 2>&1
-"$bin/antaca" serve > "$out/switch.log" 2>&1 &
-switch=$!
-trap 'kill $switch $sampler 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/18583) 2>/dev/null && break
-    sleep 0.2
-done
+source tools/switch.sh
+trap 'kill ${switch:-} ${sampler:-} 2>/dev/null || true' EXIT
+start_switch "$bin" "$out/switch.log" 18583
 
 # Resident memory (kB) every 10 s: seconds since start, VmRSS.
 (
