@@ -1035,6 +1035,55 @@ async fn a_failing_batch_stores_nothing() {
     .await;
 }
 
+/// Memory never updates a hold in the batch that inserts it, but the store takes such a batch: the
+/// PostgreSQL store writes a batch's holds and hold updates in one statement, where an update cannot
+/// see a row inserted beside it, so it inserts that hold with its updated values. Alongside, an update
+/// of a hold stored earlier, so that both halves of the split are in one batch.
+#[tokio::test]
+async fn a_hold_inserted_and_updated_in_one_batch_is_stored_as_updated() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        commit(&db.store, &mut oracle, &place_hold(1, 1, 100)).await;
+        let mut changes = place_hold(2, 2, 100);
+        changes.extend(place_hold(3, 3, 100));
+        changes.extend([
+            Change::UpdateHold {
+                hold_id: 2,
+                remaining: 40,
+                status: HoldStatus::Open,
+            },
+            Change::UpdateHold {
+                hold_id: 3,
+                remaining: 0,
+                status: HoldStatus::Reversed,
+            },
+            Change::UpdateHold {
+                hold_id: 1,
+                remaining: 0,
+                status: HoldStatus::Completed,
+            },
+        ]);
+        commit(&db.store, &mut oracle, &changes).await;
+        let snapshot = sorted(db.store.load(0).await.unwrap());
+        let stored: Vec<(HoldId, i64, HoldStatus)> = snapshot
+            .holds
+            .iter()
+            .map(|hold| (hold.id, hold.remaining, hold.status))
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                (1, 0, HoldStatus::Completed),
+                (2, 40, HoldStatus::Open),
+                (3, 0, HoldStatus::Reversed)
+            ]
+        );
+        oracle.check(&db.store, 0).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn load_gives_live_holds_and_answers_since_the_cutoff() {
     each_store(|db| async move {
