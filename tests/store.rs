@@ -1494,6 +1494,101 @@ async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest()
         .await
         .expect("the serving instance commits");
     assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM balances").await, 2);
+
+    // A batch of the hot path's rows alone is one statement committing on its own; the fence
+    // refuses it inside that statement, so nothing of it is stored either.
+    let stale = db
+        .store
+        .commit_signalling(
+            &place_hold(1, 1, 10),
+            Some(BatchMarker {
+                batch: 10,
+                epoch: Some(predecessor),
+            }),
+            Written::unobserved(),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Superseded { epoch }) if epoch == predecessor),
+        "{stale:?}"
+    );
+    assert_eq!(
+        scalar(&db.store, "SELECT COUNT(*) FROM holds").await,
+        0,
+        "no hold stored"
+    );
+    assert_eq!(
+        scalar(&db.store, "SELECT COUNT(*) FROM balances WHERE held <> 0").await,
+        0,
+        "no funds held"
+    );
+    assert!(!db.store.batch_stored(10).await.unwrap(), "no marker stored");
+    successor
+        .commit_signalling(
+            &place_hold(1, 1, 10),
+            Some(BatchMarker {
+                batch: 11,
+                epoch: Some(epoch),
+            }),
+            Written::unobserved(),
+        )
+        .await
+        .expect("the serving instance's hot-path batch commits");
+    assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM holds").await, 1);
+    assert!(
+        successor.batch_stored(11).await.unwrap(),
+        "its marker is stored with it"
+    );
+}
+
+/// A hot-path batch is one statement that commits on its own, so losing its connection before the
+/// answer leaves its outcome unknown, as losing a COMMIT's answer does: the error is `InDoubt`, and
+/// the batch's marker then tells (here: not stored, the server ended the session mid-statement).
+#[tokio::test]
+async fn a_hot_path_batch_whose_connection_ends_mid_statement_is_in_doubt() {
+    use antaca::state::journal::Written;
+    use sqlx::Connection;
+    let Some(db) = TestStore::postgres().await else {
+        return;
+    };
+    let mut oracle = Oracle::default();
+    commit(&db.store, &mut oracle, &base()).await;
+    // Another session holds the user balance's row, so the batch's statement waits on it.
+    let mut locking = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut locking).await.unwrap();
+    sqlx::query("SELECT 1 FROM balances WHERE id = 1 FOR UPDATE")
+        .execute(&mut locking)
+        .await
+        .unwrap();
+    let committing = tokio::spawn({
+        let store = db.store.clone();
+        async move {
+            store
+                .commit_signalling(
+                    &place_hold(1, 1, 10),
+                    Some(BatchMarker { batch: 12, epoch: None }),
+                    Written::unobserved(),
+                )
+                .await
+        }
+    });
+    let mut terminated = false;
+    while !terminated {
+        assert!(!committing.is_finished(), "the statement waits for the row lock");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        terminated = sqlx::query_scalar::<_, bool>(
+            "SELECT COALESCE(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE 'WITH new_holds%'",
+        )
+        .fetch_one(&mut locking)
+        .await
+        .unwrap();
+    }
+    let error = committing.await.unwrap().unwrap_err();
+    assert!(matches!(error, StoreError::InDoubt(_)), "{error:?}");
+    sqlx::query("ROLLBACK").execute(&mut locking).await.unwrap();
+    assert!(!db.store.batch_stored(12).await.unwrap(), "the batch was not stored");
+    oracle.check(&db.store, 0).await;
 }
 
 /// Old answers are deleted outside the journal in slices of at most `FORGET_ROWS_MAX`, each its own

@@ -36,7 +36,8 @@ pub enum JournalError {
     Overloaded,
     #[error("the journal has stopped")]
     Stopped,
-    /// The connection was lost during COMMIT: the batch may or may not be stored. The journal asks
+    /// The connection was lost during COMMIT (or during a batch's only statement, committing on its
+    /// own): the batch may or may not be stored. The journal asks
     /// [`CommitTarget::resolve`] before answering; submitters never see this.
     #[error("the database did not confirm the commit")]
     InDoubt,

@@ -234,6 +234,71 @@ impl<'a> Batch<'a> {
         batch.references = References::of(&batch.holds, &batch.transfers, &batch.answers);
         Ok(batch)
     }
+
+    /// Whether the batch holds only the hot path's rows (new holds, hold updates, transfers,
+    /// recorded answers, balance deltas), which PostgreSQL writes in one statement
+    /// (`postgres::write_money_rows`). Every field is named, so a table added to the batch must be
+    /// placed on one side or the other here before it compiles.
+    pub fn only_money_rows(&self) -> bool {
+        let Batch {
+            partners,
+            programs,
+            customers,
+            customer_kyc,
+            corporations,
+            corporation_kyb,
+            balances,
+            balance_deltas: _,
+            balance_states,
+            balance_thresholds,
+            cards,
+            card_updates,
+            holds: _,
+            hold_updates: _,
+            transfers: _,
+            answers: _,
+            customer_profiles,
+            installations,
+            admins,
+            sessions,
+            kyc_submissions,
+            corporation_details,
+            kyb_transitions,
+            notifications,
+            card_requests,
+            forget_sessions_before,
+            references: _,
+            fee_schedules,
+            fx_rates,
+            fee_entries,
+            hold_fees,
+        } = self;
+        partners.is_empty()
+            && programs.is_empty()
+            && customers.is_empty()
+            && customer_kyc.is_empty()
+            && corporations.is_empty()
+            && corporation_kyb.is_empty()
+            && balances.is_empty()
+            && balance_states.is_empty()
+            && balance_thresholds.is_empty()
+            && cards.is_empty()
+            && card_updates.is_empty()
+            && customer_profiles.is_empty()
+            && installations.is_empty()
+            && admins.is_empty()
+            && sessions.is_empty()
+            && kyc_submissions.is_empty()
+            && corporation_details.is_empty()
+            && kyb_transitions.is_empty()
+            && notifications.is_empty()
+            && card_requests.is_empty()
+            && forget_sessions_before.is_none()
+            && fee_schedules.is_empty()
+            && fx_rates.is_empty()
+            && fee_entries.is_empty()
+            && hold_fees.is_empty()
+    }
 }
 
 /// A value for a narrower column; out of range fails the batch.

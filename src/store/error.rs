@@ -92,6 +92,40 @@ impl StoreError {
         }
     }
 
+    /// A refusal raised by `antaca_check_batch` (PostgreSQL migration 0010) at the end of the hot
+    /// path's statement, read back into the error the client-side checks would have given: the
+    /// SQLSTATE says which check, the error's TABLE field names the table and DETAIL holds the counts.
+    /// `epoch` is the batch's (for [`StoreError::Superseded`]). `None` for any other error.
+    pub(crate) fn from_batch_check(error: &sqlx::Error, epoch: Option<i64>) -> Option<StoreError> {
+        let postgres = error
+            .as_database_error()?
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+        let table = match postgres.table()? {
+            "holds" => "holds",
+            "balances" => "balances",
+            "cards" => "cards",
+            "serving_instance" => "serving_instance",
+            _ => return None,
+        };
+        let mut counts = postgres.detail().unwrap_or("").split(' ').map(str::parse::<u64>);
+        match postgres.code() {
+            "AN001" => {
+                let (Some(Ok(expected)), Some(Ok(found))) = (counts.next(), counts.next()) else {
+                    return None;
+                };
+                Some(StoreError::MissingRows { table, expected, found })
+            }
+            "AN002" => {
+                let Some(Ok(missing)) = counts.next() else {
+                    return None;
+                };
+                Some(StoreError::DanglingReferences { table, missing })
+            }
+            "AN003" => epoch.map(|epoch| StoreError::Superseded { epoch }),
+            _ => None,
+        }
+    }
+
     /// True when the database could not be reached (as opposed to refusing what was written): the
     /// request may succeed later unchanged.
     pub fn is_unavailable(&self) -> bool {

@@ -148,14 +148,18 @@ impl Store {
     /// ([`StoreError::DanglingReferences`]); an answer already recorded for the transaction is kept as
     /// it was.
     ///
-    /// If the connection is lost while the final COMMIT is under way, the error is
-    /// [`StoreError::Unavailable`] and whether the batch was stored is not known.
+    /// If the connection is lost while the final COMMIT is under way (or, on PostgreSQL, while a
+    /// hot-path batch's one statement is), the error is [`StoreError::InDoubt`] and whether the batch
+    /// was stored is not known.
     pub async fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
         self.commit_signalling(changes, None, Written::unobserved()).await
     }
 
     /// [`Store::commit`], signalling `written` once every statement has run and only the COMMIT is
-    /// left (the journal's cue to start writing its next batch).
+    /// left (the journal's cue to start writing its next batch). On PostgreSQL a batch of the hot
+    /// path's rows alone (holds, hold updates, transfers, answers, balance deltas) is one statement
+    /// that commits on its own: `written` then comes once it is committed, and a connection lost
+    /// before its answer leaves it in doubt ([`StoreError::InDoubt`]) as a lost COMMIT does.
     ///
     /// `marker`, when given, is stored with the batch (`committed_batches`), so that after
     /// [`StoreError::InDoubt`] [`Store::batch_stored`] can tell whether the batch was stored; with an

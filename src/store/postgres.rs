@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
-use super::batch::{Batch, HoldUpdate, References, expect_rows, fits, utf8};
+use super::batch::{Batch, HoldUpdate, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
 use super::{BatchMarker, StoreError};
 use crate::state::journal::{BATCH_COUNT_BITS, Written};
@@ -54,11 +54,27 @@ pub(super) async fn commit(
     marker: Option<BatchMarker>,
     written: Written,
 ) -> Result<(), StoreError> {
+    if batch.only_money_rows() {
+        // The hot path: one statement, which is a transaction of its own (no BEGIN and COMMIT round
+        // trips). Its answer comes after its commit record is flushed, so "written" is "committed".
+        let mut connection = pool.acquire().await?;
+        write_money_rows(&mut connection, batch, marker, Transaction::Own).await?;
+        written.signal();
+        return Ok(());
+    }
     let mut transaction = pool.begin().await?;
     // On an error the transaction is dropped, which rolls it back: nothing of the batch stays.
     write(&mut transaction, batch, marker).await?;
     written.signal();
     transaction.commit().await.map_err(StoreError::from_postgres_commit)
+}
+
+/// Whether a statement runs inside a transaction the caller commits, or commits on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    Enclosing,
+    /// A lost connection then leaves the statement's outcome unknown, as a lost COMMIT does.
+    Own,
 }
 
 /// Deletes one slice of the recorded answers created in `[from, before)`, the oldest first, in a
@@ -146,7 +162,7 @@ async fn write(
     insert_balances(connection, &batch.balances).await?;
     insert_cards(connection, &batch.cards).await?;
     update_cards(connection, &batch.card_updates).await?;
-    write_money_rows(connection, batch, marker).await?;
+    write_money_rows(connection, batch, marker, Transaction::Enclosing).await?;
     // A balance's state or threshold after its deltas: one statement cannot change a row twice.
     update_balance_states(connection, &batch.balance_states).await?;
     update_balance_thresholds(connection, &batch.balance_thresholds).await?;
@@ -171,7 +187,8 @@ async fn write(
 
 /// The rows every authorization, completion and reversal writes (new holds, hold updates, transfers,
 /// recorded answers, balance deltas), the batch's marker and the check of what they refer to, in one
-/// statement: one round trip per batch on the hot path instead of one per table. Each part is a
+/// statement: one round trip per batch on the hot path (the statement is its own transaction there)
+/// instead of one per table plus BEGIN and COMMIT. Each part is a
 /// data-modifying `WITH` query over its `UNNEST`ed arrays; an empty array makes it a no-op, so the
 /// SQL never changes and stays prepared.
 ///
@@ -181,6 +198,11 @@ async fn write(
 /// - no part may change a row another part changes: balance states and thresholds are separate
 ///   statements, and a hold is never both inserted and updated in one batch (an update needs the
 ///   hold in memory, which it is only after its insert committed).
+///
+/// The statement ends with `antaca_check_batch` (migration 0010): every update found its row, every
+/// reference exists, the epoch still serves. A failed check raises, which aborts the whole statement,
+/// so the statement may commit on its own (`Transaction::Own`, a batch of nothing else): the checks
+/// cannot be left to the client, which would see the counts only after the commit.
 ///
 /// The balance rows are the ones two batches in flight both change: this statement waits for the
 /// previous batch's COMMIT on them, which keeps the database's order equal to memory's
@@ -194,6 +216,7 @@ async fn write_money_rows(
     connection: &mut PgConnection,
     batch: &Batch<'_>,
     marker: Option<BatchMarker>,
+    transaction: Transaction,
 ) -> Result<(), StoreError> {
     const ANSWERS: &str = "recorded_answers";
     if batch.holds.is_empty()
@@ -221,14 +244,8 @@ async fn write_money_rows(
             .partition(|update| new.contains(&update.hold_id))
     };
     let updated = |hold: &Hold| updates_of_new.iter().find(|update| update.hold_id == hold.id);
-    let (changed_holds, changed_balances, marked, missing_cards, missing_balances, missing_holds): (
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-    ) = sqlx::query_as(
+    let epoch = marker.and_then(|marker| marker.epoch);
+    sqlx::query(
         "WITH new_holds AS (\
            INSERT INTO holds (id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, remaining, \
            status, created_at, expires_at) \
@@ -257,14 +274,15 @@ async fn write_money_rows(
            INSERT INTO committed_batches (id) SELECT $33 FROM serving_instance \
            WHERE $33::int8 IS NOT NULL AND ($34::int8 IS NULL OR epoch = $34) FOR SHARE \
            RETURNING 1) \
-         SELECT (SELECT COUNT(*) FROM changed_holds), (SELECT COUNT(*) FROM changed_balances), \
-         (SELECT COUNT(*) FROM marked), \
+         SELECT antaca_check_batch($38, (SELECT COUNT(*) FROM changed_holds), \
+         $39, (SELECT COUNT(*) FROM changed_balances), \
          (SELECT COUNT(*) FROM UNNEST($35::int8[]) AS v (id) \
           WHERE NOT EXISTS (SELECT 1 FROM cards WHERE cards.id = v.id)), \
          (SELECT COUNT(*) FROM UNNEST($36::int8[]) AS v (id) \
           WHERE NOT EXISTS (SELECT 1 FROM balances WHERE balances.id = v.id)), \
          (SELECT COUNT(*) FROM UNNEST($37::int8[]) AS v (id) \
-          WHERE v.id <> ALL($1) AND NOT EXISTS (SELECT 1 FROM holds WHERE holds.id = v.id))",
+          WHERE v.id <> ALL($1) AND NOT EXISTS (SELECT 1 FROM holds WHERE holds.id = v.id)), \
+         $34, (SELECT COUNT(*) FROM marked))",
     )
     .bind(&new_hold_ids)
     .bind(column(holds, |row| row.transaction.to_string()))
@@ -316,23 +334,20 @@ async fn write_money_rows(
     .bind(column(deltas, |row| row.ledger))
     .bind(column(deltas, |row| row.held))
     .bind(marker.map(|marker| marker.batch))
-    .bind(marker.and_then(|marker| marker.epoch))
+    .bind(epoch)
     .bind(&batch.references.cards)
     .bind(&batch.references.balances)
     .bind(&batch.references.holds)
-    .fetch_one(&mut *connection)
-    .await?;
-    expect_rows("holds", hold_updates.len(), changed_holds as u64)?;
-    expect_rows("balances", deltas.len(), changed_balances as u64)?;
-    References::expect_found([
-        ("cards", missing_cards),
-        ("balances", missing_balances),
-        ("holds", missing_holds),
-    ])?;
-    match marker {
-        Some(BatchMarker { epoch: Some(epoch), .. }) if marked == 0 => Err(StoreError::Superseded { epoch }),
-        _ => Ok(()),
-    }
+    .bind(hold_updates.len() as i64)
+    .bind(deltas.len() as i64)
+    .execute(&mut *connection)
+    .await
+    .map_err(|error| match StoreError::from_batch_check(&error, epoch) {
+        Some(refused) => refused,
+        None if transaction == Transaction::Own => StoreError::from_postgres_commit(error),
+        None => StoreError::from(error),
+    })?;
+    Ok(())
 }
 
 /// One column of `rows` as an array to bind.

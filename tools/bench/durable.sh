@@ -16,6 +16,8 @@
 #
 # BENCH_BIN names the directory of the `antaca` and `simulator` binaries (default
 # ${CARGO_TARGET_DIR:-target}/release), so that two builds can be run side by side on one database.
+# BENCH_PG_QUERY is appended to the PostgreSQL URL (e.g. '?options=-c%20backend_flush_after%3D256kB'
+# to set a server option for the switch's sessions).
 # BENCH_MIX sets the load's mix (e.g. auth=50,completion=25,reversal=25, the soak's; default: auth only).
 # Other switch settings pass through as ANTACA__* variables. Needs PostgreSQL at 127.0.0.1:5432
 # (user postgres, trust), curl and python3; uses ports 28583/28443.
@@ -39,7 +41,7 @@ if [ "${BENCH_STORE:-postgres}" = sqlite ]; then
     [ "${BENCH_FRESH:-0}" = 1 ] && rm -f "$out"/bench.db* "$out/cards.jsonl"
     provisioned=$([ -f "$out/cards.jsonl" ] && [ -f "$out/bench.db" ] && echo yes || echo no)
 else
-    export ANTACA__DATABASE__URL=postgres://postgres@127.0.0.1:5432/antaca_bench
+    export ANTACA__DATABASE__URL=postgres://postgres@127.0.0.1:5432/antaca_bench${BENCH_PG_QUERY:-}
     psql() { command psql -qAt -h 127.0.0.1 -U postgres "$@"; }
     exists=$(psql -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'antaca_bench'")
     if [ "${BENCH_FRESH:-0}" = 1 ] || [ "$exists" != 1 ] || [ ! -f "$out/cards.jsonl" ]; then
