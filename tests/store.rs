@@ -972,6 +972,22 @@ async fn a_failing_batch_stores_nothing() {
             "{error:?}"
         );
         oracle.check(&db.store, 0).await;
+        // So it does in a batch too large to be one statement committing on its own (PostgreSQL
+        // writes that one in a transaction).
+        let mut changes: Vec<Change> = (100..700)
+            .map(|stan| Change::RecordAnswer(answer(stan, T0, None)))
+            .collect();
+        changes.push(Change::BalanceDelta {
+            balance_id: 99,
+            ledger: 1,
+            held: 0,
+        });
+        let error = db.store.commit(&changes).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::MissingRows { table: "balances", .. }),
+            "{error:?}"
+        );
+        oracle.check(&db.store, 0).await;
 
         // And so do references to rows that do not exist, from each table that has no foreign keys.
         let mut orphan = hold(7, 7, 42, 1, 10);

@@ -235,6 +235,16 @@ impl<'a> Batch<'a> {
         Ok(batch)
     }
 
+    /// How many of the hot path's rows the batch has (new holds, hold updates, transfers, recorded
+    /// answers, balance deltas).
+    pub fn money_rows(&self) -> usize {
+        self.holds.len()
+            + self.hold_updates.len()
+            + self.transfers.len()
+            + self.answers.len()
+            + self.balance_deltas.len()
+    }
+
     /// Whether the batch holds only the hot path's rows (new holds, hold updates, transfers,
     /// recorded answers, balance deltas), which PostgreSQL writes in one statement
     /// (`postgres::write_money_rows`). Every field is named, so a table added to the batch must be
