@@ -596,6 +596,17 @@ async fn commit(store: &Store, oracle: &mut Oracle, changes: &[Change]) {
     oracle.apply(changes);
 }
 
+/// Commits `changes` as the journal does, marked as batch `batch` of the instance serving at `epoch`.
+async fn commit_fenced(store: &Store, changes: &[Change], batch: i64, epoch: i64) -> Result<(), StoreError> {
+    let marker = BatchMarker {
+        batch,
+        epoch: Some(epoch),
+    };
+    store
+        .commit_signalling(changes, Some(marker), antaca::state::journal::Written::unobserved())
+        .await
+}
+
 async fn scalar(store: &Store, sql: &'static str) -> i64 {
     match store {
         Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
@@ -1435,7 +1446,6 @@ async fn an_in_doubt_batch_is_found_by_its_marker() {
 /// its process, and a dead process commits nothing more.)
 #[tokio::test]
 async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest() {
-    use antaca::state::journal::Written;
     use sqlx::Connection;
     let Some(db) = TestStore::postgres().await else {
         return;
@@ -1478,17 +1488,7 @@ async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest()
     );
 
     // From now on the predecessor's batches store nothing.
-    let stale = db
-        .store
-        .commit_signalling(
-            &base(),
-            Some(BatchMarker {
-                batch: 8,
-                epoch: Some(predecessor),
-            }),
-            Written::unobserved(),
-        )
-        .await;
+    let stale = commit_fenced(&db.store, &base(), 8, predecessor).await;
     assert!(
         matches!(stale, Err(StoreError::Superseded { epoch }) if epoch == predecessor),
         "{stale:?}"
@@ -1498,32 +1498,14 @@ async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest()
         0,
         "nothing of it stored"
     );
-    successor
-        .commit_signalling(
-            &base(),
-            Some(BatchMarker {
-                batch: 9,
-                epoch: Some(epoch),
-            }),
-            Written::unobserved(),
-        )
+    commit_fenced(&successor, &base(), 9, epoch)
         .await
         .expect("the serving instance commits");
     assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM balances").await, 2);
 
     // A batch of the hot path's rows alone is one statement committing on its own; the fence
     // refuses it inside that statement, so nothing of it is stored either.
-    let stale = db
-        .store
-        .commit_signalling(
-            &place_hold(1, 1, 10),
-            Some(BatchMarker {
-                batch: 10,
-                epoch: Some(predecessor),
-            }),
-            Written::unobserved(),
-        )
-        .await;
+    let stale = commit_fenced(&db.store, &place_hold(1, 1, 10), 10, predecessor).await;
     assert!(
         matches!(stale, Err(StoreError::Superseded { epoch }) if epoch == predecessor),
         "{stale:?}"
@@ -1539,15 +1521,7 @@ async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest()
         "no funds held"
     );
     assert!(!db.store.batch_stored(10).await.unwrap(), "no marker stored");
-    successor
-        .commit_signalling(
-            &place_hold(1, 1, 10),
-            Some(BatchMarker {
-                batch: 11,
-                epoch: Some(epoch),
-            }),
-            Written::unobserved(),
-        )
+    commit_fenced(&successor, &place_hold(1, 1, 10), 11, epoch)
         .await
         .expect("the serving instance's hot-path batch commits");
     assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM holds").await, 1);
