@@ -207,7 +207,8 @@ async fn write(
 ///
 /// All parts see the database as it was before the statement (PostgreSQL runs them on one
 /// snapshot), so:
-/// - the reference check counts a hold the batch itself inserts as found (`<> ALL` the new ids);
+/// - the reference check could not see a hold the batch itself inserts, so such holds are not in
+///   its list (`batch::References` leaves out what the batch proves);
 /// - no part may change a row another part changes: balance states and thresholds are separate
 ///   statements, and a hold is never both inserted and updated in one batch (an update needs the
 ///   hold in memory, which it is only after its insert committed).
@@ -294,7 +295,7 @@ async fn write_money_rows(
          (SELECT COUNT(*) FROM UNNEST($36::int8[]) AS v (id) \
           WHERE NOT EXISTS (SELECT 1 FROM balances WHERE balances.id = v.id)), \
          (SELECT COUNT(*) FROM UNNEST($37::int8[]) AS v (id) \
-          WHERE v.id <> ALL($1) AND NOT EXISTS (SELECT 1 FROM holds WHERE holds.id = v.id)), \
+          WHERE NOT EXISTS (SELECT 1 FROM holds WHERE holds.id = v.id)), \
          $34, (SELECT COUNT(*) FROM marked))",
     )
     .bind(&new_hold_ids)
