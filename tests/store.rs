@@ -197,6 +197,20 @@ struct Oracle {
 }
 
 impl Oracle {
+    /// What `Store::forget_answers_before` deletes: the recorded answers created before `cutoff`.
+    /// An approval's answer is stored on the hold its request placed (migration 0012) and stays
+    /// with it; start-up's cutoff leaves the old ones out of memory all the same.
+    fn forget_answers_before(&mut self, cutoff: TimestampMs) {
+        let holds = &self.holds;
+        self.answers.retain(|_, answer| {
+            let on_its_hold = answer
+                .hold_id
+                .and_then(|id| holds.get(&id))
+                .is_some_and(|hold| hold.transaction == answer.transaction && hold.created_at == answer.created_at);
+            answer.created_at >= cutoff || on_its_hold
+        });
+    }
+
     fn apply(&mut self, changes: &[Change]) {
         for change in changes {
             match change.clone() {
@@ -751,8 +765,9 @@ async fn every_change_round_trips() {
             &[Change::UpsertPartner(renamed), Change::UpsertProgram(longer)],
         )
         .await;
-        assert_eq!(db.store.forget_answers_before(T0 + 2).await.unwrap(), 1);
-        oracle.answers.retain(|_, answer| answer.created_at >= T0 + 2);
+        // Answers 1 and 2 are on their holds, which keep them; answer 3 (no hold) is deleted.
+        assert_eq!(db.store.forget_answers_before(T0 + 4).await.unwrap(), 1);
+        oracle.forget_answers_before(T0 + 4);
         assert_eq!(oracle.answers.len(), 2);
         oracle.check(&db.store, 0).await;
 
@@ -1111,6 +1126,39 @@ async fn a_hold_inserted_and_updated_in_one_batch_is_stored_as_updated() {
     .await;
 }
 
+/// An approval's answer is written on the hold its request placed, not as a row of its own
+/// (migration 0012); a decline's stays in `recorded_answers`. Both load and look up the same.
+#[tokio::test]
+async fn an_approval_is_answered_on_its_hold_and_a_decline_on_its_own_row() {
+    each_store(|db| async move {
+        let mut oracle = Oracle::default();
+        commit(&db.store, &mut oracle, &base()).await;
+        let mut changes = place_hold(1, 1, 100);
+        let mut decline = answer(2, T0 + 1, None);
+        decline.action_code = *b"1116";
+        decline.approval_code = None;
+        changes.push(Change::RecordAnswer(decline.clone()));
+        commit(&db.store, &mut oracle, &changes).await;
+        assert_eq!(scalar(&db.store, "SELECT COUNT(*) FROM recorded_answers").await, 1);
+        assert_eq!(
+            scalar(
+                &db.store,
+                "SELECT COUNT(*) FROM holds WHERE answer_action_code = '0000'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(db.store.answer(transaction(2)).await.unwrap(), Some(decline));
+        assert_eq!(
+            db.store.answer(transaction(1)).await.unwrap(),
+            Some(answer(1, T0 + 1, Some(1)))
+        );
+        oracle.check(&db.store, 0).await;
+        oracle.check(&db.store, T0 + 2).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn load_gives_live_holds_and_answers_since_the_cutoff() {
     each_store(|db| async move {
@@ -1216,7 +1264,7 @@ async fn forget_answers_before_deletes_older_answers() {
         );
 
         assert_eq!(db.store.forget_answers_before(T0 + 200).await.unwrap(), 1);
-        oracle.answers.retain(|_, answer| answer.created_at >= T0 + 200);
+        oracle.forget_answers_before(T0 + 200);
         assert_eq!(db.store.answer(transaction(1)).await.unwrap(), None);
         assert!(db.store.answer(transaction(2)).await.unwrap().is_some());
         assert_eq!(db.store.load(0).await.unwrap().answers.len(), 2);

@@ -29,6 +29,9 @@ pub(crate) struct Batch<'a> {
     pub cards: Vec<&'a Card>,
     pub card_updates: Vec<&'a CardUpdate>,
     pub holds: Vec<&'a Hold>,
+    /// The answer stored on each new hold's row (index by index with `holds`), taken out of
+    /// `answers`: see [`answers_on_holds`].
+    pub hold_answers: Vec<Option<&'a RecordedAnswer>>,
     pub hold_updates: Vec<HoldUpdate>,
     pub transfers: Vec<&'a Transfer>,
     pub answers: Vec<&'a RecordedAnswer>,
@@ -120,6 +123,45 @@ impl References {
             None => Ok(()),
         }
     }
+}
+
+/// Moves each answer that belongs on a hold of the batch onto it: the answer given to the request
+/// that placed the hold (same transaction, same hold, same time). Returns, index by index with
+/// `holds`, the answer each hold's row stores, and leaves in `answers` those still written to
+/// `recorded_answers` (declines, completions, reversals, advices: no hold of their own).
+///
+/// Why: an approval wrote a hold row and an answer row, two heap rows and four index entries, when
+/// the hold row already has the transaction id (unique), the hold id and the time; the answer was
+/// a third of the hot statement's time on PostgreSQL (BENCHMARKS.md, 2026-12-07).
+///
+/// The first answer of a transaction wins, as `ON CONFLICT DO NOTHING` made it in one table: a
+/// later answer of a transaction whose first went onto a hold is dropped; one whose first stays in
+/// `answers` stays too (the insert's conflict drops it).
+fn answers_on_holds<'a>(holds: &[&'a Hold], answers: &mut Vec<&'a RecordedAnswer>) -> Vec<Option<&'a RecordedAnswer>> {
+    let mut on_holds = vec![None; holds.len()];
+    if holds.is_empty() || answers.is_empty() {
+        return on_holds;
+    }
+    let index: HashMap<HoldId, usize> = holds.iter().enumerate().map(|(at, hold)| (hold.id, at)).collect();
+    let mut first: HashMap<TransactionId, bool> = HashMap::with_capacity(answers.len());
+    answers.retain(|answer| {
+        if let Some(&on_hold) = first.get(&answer.transaction) {
+            return !on_hold;
+        }
+        let at = answer.hold_id.and_then(|id| index.get(&id).copied()).filter(|&at| {
+            let hold = holds[at];
+            hold.transaction == answer.transaction && hold.created_at == answer.created_at && on_holds[at].is_none()
+        });
+        first.insert(answer.transaction, at.is_some());
+        match at {
+            Some(at) => {
+                on_holds[at] = Some(*answer);
+                false
+            }
+            None => true,
+        }
+    });
+    on_holds
 }
 
 /// The sum of a batch's deltas on one balance.
@@ -250,6 +292,7 @@ impl<'a> Batch<'a> {
         batch.kyc_submissions = kyc_submissions.into_sorted();
         batch.notifications = notifications.into_sorted();
         batch.card_requests = card_requests.into_sorted();
+        batch.hold_answers = answers_on_holds(&batch.holds, &mut batch.answers);
         batch.references = References::of(&batch);
         Ok(batch)
     }
@@ -283,6 +326,7 @@ impl<'a> Batch<'a> {
             cards,
             card_updates,
             holds: _,
+            hold_answers: _,
             hold_updates: _,
             transfers: _,
             answers: _,
@@ -555,5 +599,69 @@ mod tests {
                 holds: vec![4],
             }
         );
+    }
+
+    #[test]
+    fn an_answer_goes_onto_the_hold_its_request_placed() {
+        let transaction = |stan| TransactionId {
+            acquirer: 1,
+            acquirer_digits: 1,
+            stan,
+            local_time: 0,
+        };
+        let hold = |id, stan| Hold {
+            id,
+            transaction: transaction(stan),
+            card_id: 7,
+            user_balance_id: 5,
+            partner_balance_id: None,
+            amount: 1,
+            remaining: 1,
+            status: HoldStatus::Open,
+            created_at: 10,
+            expires_at: 20,
+        };
+        let answer = |stan, hold_id, created_at, action_code: &[u8; 4]| RecordedAnswer {
+            transaction: transaction(stan),
+            mti: 1100,
+            action_code: *action_code,
+            approval_code: Some(*b"123456"),
+            available: Some((5, 978)),
+            hold_id,
+            created_at,
+        };
+        let changes = vec![
+            Change::InsertHold(hold(1, 1)),
+            Change::InsertHold(hold(2, 2)),
+            Change::InsertHold(hold(3, 3)),
+            // Transaction 1's answer, then a later one of the same transaction: the first wins.
+            Change::RecordAnswer(answer(1, Some(1), 10, b"0000")),
+            Change::RecordAnswer(answer(1, None, 11, b"9109")),
+            // Names hold 2 but is another transaction's: stays a recorded answer.
+            Change::RecordAnswer(answer(4, Some(2), 10, b"0000")),
+            // Transaction 3's first answer has no hold: both stay (the insert keeps the first).
+            Change::RecordAnswer(answer(3, None, 10, b"1116")),
+            Change::RecordAnswer(answer(3, Some(3), 10, b"0000")),
+            // Another time than its hold's: stays.
+            Change::RecordAnswer(answer(2, Some(2), 12, b"0000")),
+            // A decline.
+            Change::RecordAnswer(answer(5, None, 10, b"1116")),
+        ];
+        let batch = Batch::new(&changes).unwrap();
+        assert_eq!(
+            batch.hold_answers,
+            vec![Some(&answer(1, Some(1), 10, b"0000")), None, None]
+        );
+        assert_eq!(
+            batch.answers,
+            vec![
+                &answer(4, Some(2), 10, b"0000"),
+                &answer(3, None, 10, b"1116"),
+                &answer(3, Some(3), 10, b"0000"),
+                &answer(2, Some(2), 12, b"0000"),
+                &answer(5, None, 10, b"1116"),
+            ]
+        );
+        assert_eq!(batch.money_rows(), 3 + 5);
     }
 }

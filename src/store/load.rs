@@ -154,8 +154,15 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
     )
     .await?;
     let corporations = collect(source, rows::CORPORATIONS, Parameter::None, 0, rows::corporation).await?;
-    let holds = collect(source, rows::LIVE_HOLDS, Parameter::Int(answers_since), 0, rows::hold).await?;
-    let answers = collect(
+    let live_holds = collect(
+        source,
+        rows::LIVE_HOLDS,
+        Parameter::Int(answers_since),
+        0,
+        rows::live_hold,
+    )
+    .await?;
+    let mut answers = collect(
         source,
         rows::ANSWERS_SINCE,
         Parameter::Int(answers_since),
@@ -163,6 +170,12 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
         rows::answer,
     )
     .await?;
+    // The answers stored on holds (migration 0012): those of the retention window, as above.
+    let mut holds = Vec::with_capacity(live_holds.len());
+    for (hold, answer) in live_holds {
+        answers.extend(answer.filter(|answer| answer.created_at >= answers_since));
+        holds.push(hold);
+    }
     let balances = match balances {
         Some(spawned) => spawned.join().await?,
         None => {

@@ -200,7 +200,8 @@ impl Store {
         }
     }
 
-    /// Deletes the recorded answers created before `cutoff` and the markers of the batches started
+    /// Deletes the recorded answers created before `cutoff` (not those stored on holds, which stay
+    /// with their holds; start-up leaves them out by the same cutoff) and the markers of the batches started
     /// before it, outside the journal: in slices of at most [`FORGET_ROWS_MAX`] answers, each its
     /// own transaction on a pooled connection, with a pause between them. In a journal batch (as it
     /// was), every request behind the batch waited for a sweep's whole delete: the soak's worst
@@ -288,7 +289,8 @@ impl Store {
         }
     }
 
-    /// The answer recorded for a transaction, if it is still kept.
+    /// The answer recorded for a transaction, if it is still kept: in `recorded_answers` until the
+    /// retention sweep, or on the hold the transaction placed (an approval), as long as the hold.
     pub async fn answer(&self, transaction: TransactionId) -> Result<Option<RecordedAnswer>, StoreError> {
         let key = transaction.to_string();
         let parameter = Parameter::Text(&key);

@@ -233,6 +233,7 @@ async fn write_money_rows(
     transaction: Transaction,
 ) -> Result<(), StoreError> {
     const ANSWERS: &str = "recorded_answers";
+    const HOLDS: &str = "holds";
     if batch.holds.is_empty()
         && batch.hold_updates.is_empty()
         && batch.transfers.is_empty()
@@ -244,6 +245,7 @@ async fn write_money_rows(
         return Ok(());
     }
     let (holds, answers, transfers, deltas) = (&batch.holds, &batch.answers, &batch.transfers, &batch.balance_deltas);
+    let hold_answers = &batch.hold_answers;
     let new_hold_ids = column(holds, |row| row.id);
     // A hold inserted and updated in one batch (the store allows it, memory never does it) is
     // inserted as updated: the update would not see the row its own statement inserts.
@@ -262,9 +264,10 @@ async fn write_money_rows(
     sqlx::query(
         "WITH new_holds AS (\
            INSERT INTO holds (id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, remaining, \
-           status, created_at, expires_at) \
+           status, created_at, expires_at, answer_mti, answer_action_code, answer_approval_code, answer_available, \
+           answer_available_currency) \
            SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], \
-           $8::text[], $9::int8[], $10::int8[])), \
+           $8::text[], $9::int8[], $10::int8[], $40::int4[], $41::text[], $42::text[], $43::int8[], $44::int2[])), \
          changed_holds AS (\
            UPDATE holds SET remaining = v.remaining, status = v.status \
            FROM UNNEST($11::int8[], $12::int8[], $13::text[]) AS v (id, remaining, status) WHERE holds.id = v.id \
@@ -354,6 +357,29 @@ async fn write_money_rows(
     .bind(&batch.references.holds)
     .bind(hold_updates.len() as i64)
     .bind(deltas.len() as i64)
+    .bind(column(hold_answers, |answer| {
+        answer.map(|answer| i32::from(answer.mti))
+    }))
+    .bind(column_checked(hold_answers, |answer| {
+        answer
+            .map(|answer| utf8(&answer.action_code, HOLDS, "answer_action_code"))
+            .transpose()
+    })?)
+    .bind(column_checked(hold_answers, |answer| {
+        answer
+            .and_then(|answer| answer.approval_code.as_ref())
+            .map(|code| utf8(code, HOLDS, "answer_approval_code"))
+            .transpose()
+    })?)
+    .bind(column(hold_answers, |answer| {
+        answer.and_then(|answer| answer.available).map(|(amount, _)| amount)
+    }))
+    .bind(column_checked(hold_answers, |answer| {
+        answer
+            .and_then(|answer| answer.available)
+            .map(|(_, currency)| fits::<i16>(currency, HOLDS, "answer_available_currency"))
+            .transpose()
+    })?)
     .execute(&mut *connection)
     .await
     .map_err(|error| match StoreError::from_batch_check(&error, epoch) {

@@ -26,17 +26,25 @@ pub(crate) const CARDS: &str = "SELECT id, balance_id, program_id, kind, status,
 pub(crate) const HOLDS: &str = "SELECT id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, \
      remaining, status, created_at, expires_at FROM holds";
 /// Open holds, and closed ones still inside the duplicate-retention window: a
-/// reversal of a completed transaction must find its hold after a restart.
+/// reversal of a completed transaction must find its hold after a restart. With the answer stored
+/// on each (migration 0012; [`live_hold`]).
 pub(crate) const LIVE_HOLDS: &str = "SELECT id, transaction_id, card_id, user_balance_id, partner_balance_id, \
-     amount, remaining, status, created_at, expires_at FROM holds WHERE status = 'open' OR created_at >= $1";
+     amount, remaining, status, created_at, expires_at, CAST(answer_mti AS BIGINT), answer_action_code, \
+     answer_approval_code, answer_available, CAST(answer_available_currency AS BIGINT) \
+     FROM holds WHERE status = 'open' OR created_at >= $1";
 pub(crate) const TRANSFERS: &str = "SELECT id, kind, debit_balance_id, credit_balance_id, amount, transaction_id, \
      hold_id, created_at FROM transfers";
 pub(crate) const ANSWERS_SINCE: &str = "SELECT transaction_id, CAST(mti AS BIGINT), action_code, approval_code, \
      available, CAST(available_currency AS BIGINT), hold_id, created_at FROM recorded_answers \
      WHERE created_at >= $1";
+/// A transaction's answer, in `recorded_answers` or on its hold (migration 0012), the newer first.
 pub(crate) const ANSWER: &str = "SELECT transaction_id, CAST(mti AS BIGINT), action_code, approval_code, \
      available, CAST(available_currency AS BIGINT), hold_id, created_at FROM recorded_answers \
-     WHERE transaction_id = $1";
+     WHERE transaction_id = $1 \
+     UNION ALL SELECT transaction_id, CAST(answer_mti AS BIGINT), answer_action_code, answer_approval_code, \
+     answer_available, CAST(answer_available_currency AS BIGINT), id, created_at FROM holds \
+     WHERE transaction_id = $1 AND answer_action_code IS NOT NULL \
+     ORDER BY 8 DESC LIMIT 1";
 /// Per currency, the money that entered the platform (BIGINT in both: PostgreSQL's SUM of BIGINT is
 /// NUMERIC, hence the CAST).
 pub(crate) const EXTERNAL_LOADS: &str = "SELECT balances.currency, CAST(SUM(transfers.amount) AS BIGINT) \
@@ -252,28 +260,76 @@ pub(crate) fn transfer(row: &impl Columns) -> Result<Transfer, StoreError> {
 }
 
 pub(crate) fn answer(row: &impl Columns) -> Result<RecordedAnswer, StoreError> {
-    const TABLE: &str = "recorded_answers";
-    let available = match (row.int_or_null(4)?, row.int_or_null(5)?) {
-        (Some(amount), Some(currency)) => Some((amount, narrow(currency, TABLE, "available_currency")?)),
+    answer_in(row, &RECORDED_ANSWER, "recorded_answers")
+}
+
+/// A hold of [`LIVE_HOLDS`] and the answer stored on it, if any.
+pub(crate) fn live_hold(row: &impl Columns) -> Result<(Hold, Option<RecordedAnswer>), StoreError> {
+    let hold = hold(row)?;
+    let answer = match row.text_or_null(ANSWER_ON_HOLD.action_code)? {
+        Some(_) => Some(answer_in(row, &ANSWER_ON_HOLD, "holds")?),
+        None => None,
+    };
+    Ok((hold, answer))
+}
+
+/// Where a row's answer columns are: in `recorded_answers`, or on a hold.
+struct AnswerColumns {
+    transaction: usize,
+    mti: usize,
+    action_code: usize,
+    approval_code: usize,
+    available: usize,
+    available_currency: usize,
+    hold_id: usize,
+    created_at: usize,
+}
+
+const RECORDED_ANSWER: AnswerColumns = AnswerColumns {
+    transaction: 0,
+    mti: 1,
+    action_code: 2,
+    approval_code: 3,
+    available: 4,
+    available_currency: 5,
+    hold_id: 6,
+    created_at: 7,
+};
+
+/// In [`LIVE_HOLDS`]: the hold's own id, transaction and time, then the answer's columns.
+const ANSWER_ON_HOLD: AnswerColumns = AnswerColumns {
+    transaction: 1,
+    mti: 10,
+    action_code: 11,
+    approval_code: 12,
+    available: 13,
+    available_currency: 14,
+    hold_id: 0,
+    created_at: 8,
+};
+
+fn answer_in(row: &impl Columns, at: &AnswerColumns, table: &'static str) -> Result<RecordedAnswer, StoreError> {
+    let available = match (row.int_or_null(at.available)?, row.int_or_null(at.available_currency)?) {
+        (Some(amount), Some(currency)) => Some((amount, narrow(currency, table, "available_currency")?)),
         (None, None) => None,
         _ => {
             return Err(StoreError::Corrupt {
-                table: TABLE,
+                table,
                 column: "available_currency",
             });
         }
     };
     Ok(RecordedAnswer {
-        transaction: transaction(row.text(0)?, TABLE)?,
-        mti: narrow(row.int(1)?, TABLE, "mti")?,
-        action_code: fixed(row.text(2)?.as_bytes(), TABLE, "action_code")?,
+        transaction: transaction(row.text(at.transaction)?, table)?,
+        mti: narrow(row.int(at.mti)?, table, "mti")?,
+        action_code: fixed(row.text(at.action_code)?.as_bytes(), table, "action_code")?,
         approval_code: row
-            .text_or_null(3)?
-            .map(|text| fixed(text.as_bytes(), TABLE, "approval_code"))
+            .text_or_null(at.approval_code)?
+            .map(|text| fixed(text.as_bytes(), table, "approval_code"))
             .transpose()?,
         available,
-        hold_id: row.int_or_null(6)?,
-        created_at: row.int(7)?,
+        hold_id: row.int_or_null(at.hold_id)?,
+        created_at: row.int(at.created_at)?,
     })
 }
 

@@ -140,7 +140,7 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     update_balance_thresholds(connection, &batch.balance_thresholds).await?;
     insert_cards(connection, &batch.cards).await?;
     update_cards(connection, &batch.card_updates).await?;
-    insert_holds(connection, &batch.holds).await?;
+    insert_holds(connection, &batch.holds, &batch.hold_answers).await?;
     update_holds(connection, &batch.hold_updates).await?;
     insert_transfers(connection, &batch.transfers).await?;
     insert_answers(connection, &batch.answers).await?;
@@ -700,15 +700,30 @@ async fn update_cards(connection: &mut SqliteConnection, rows: &[&CardUpdate]) -
     expect_rows("cards", rows.len(), changed)
 }
 
-async fn insert_holds(connection: &mut SqliteConnection, rows: &[&Hold]) -> Result<(), StoreError> {
+async fn insert_holds(
+    connection: &mut SqliteConnection,
+    holds: &[&Hold],
+    answers: &[Option<&RecordedAnswer>],
+) -> Result<(), StoreError> {
+    const TABLE: &str = "holds";
+    let rows: Vec<(&Hold, Option<&RecordedAnswer>)> = holds.iter().copied().zip(answers.iter().copied()).collect();
     write_rows(
         connection,
         "INSERT INTO holds (id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, remaining, \
-         status, created_at, expires_at) ",
-        10,
+         status, created_at, expires_at, answer_mti, answer_action_code, answer_approval_code, answer_available, \
+         answer_available_currency) ",
+        15,
         "",
-        rows,
-        |values, row| {
+        &rows,
+        |values, &(row, answer)| {
+            let action_code = answer
+                .map(|answer| utf8(&answer.action_code, TABLE, "answer_action_code"))
+                .transpose()?;
+            let approval_code = answer
+                .and_then(|answer| answer.approval_code.as_ref())
+                .map(|code| utf8(code, TABLE, "answer_approval_code"))
+                .transpose()?;
+            let available = answer.and_then(|answer| answer.available);
             values
                 .push_bind(row.id)
                 .push_bind(row.transaction.to_string())
@@ -719,7 +734,12 @@ async fn insert_holds(connection: &mut SqliteConnection, rows: &[&Hold]) -> Resu
                 .push_bind(row.remaining)
                 .push_bind(row.status.text())
                 .push_bind(row.created_at)
-                .push_bind(row.expires_at);
+                .push_bind(row.expires_at)
+                .push_bind(answer.map(|answer| i64::from(answer.mti)))
+                .push_bind(action_code)
+                .push_bind(approval_code)
+                .push_bind(available.map(|(amount, _)| amount))
+                .push_bind(available.map(|(_, currency)| i64::from(currency)));
             Ok(())
         },
     )
