@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures_util::FutureExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +29,7 @@ use crate::state::{
     PLATFORM_PARTNER, Partner, Program, SETTLEMENT, State, Submission, SystemClock, clearing_purpose,
 };
 use crate::store::{BatchMarker, Store, StoreError};
+use crate::vital::VitalTasks;
 
 /// The store as the journal's commit target: an unreachable database is
 /// `Unavailable` (9109 now, fine again once it is back), a COMMIT left unanswered `InDoubt`
@@ -112,6 +114,8 @@ pub struct Application {
     _instance_lock: InstanceLock,
     /// Cancelled when another instance has taken the database over (see [`Store::take_over`]).
     superseded: CancellationToken,
+    /// The journal's committer, watched while the application runs (see [`crate::vital`]).
+    committer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -131,6 +135,7 @@ impl Application {
             store,
             instance_lock,
             superseded,
+            committer,
         } = open_state(config, clock).await?;
 
         let settings = Settings {
@@ -191,6 +196,7 @@ impl Application {
             deliverer,
             _instance_lock: instance_lock,
             superseded,
+            committer,
         })
     }
 
@@ -222,10 +228,24 @@ impl Application {
     ///
     /// If another instance takes the database over meanwhile (this one lost its instance lock, e.g.
     /// across a database restart), nothing more can be saved here: it stops the same way and
-    /// returns an error.
+    /// returns an error. If a task the switch cannot serve without panics or fails (the committer,
+    /// a listener, the housekeeping), it returns [`VitalTaskFailed`](crate::vital::VitalTaskFailed)
+    /// at once, without waiting for anything: the caller is to end the process (see [`crate::vital`]).
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let superseded = self.superseded.clone();
-        tokio::spawn({
+        tracing::info!(address = %self.network_address, "ISO 8583 listener bound");
+        tracing::info!(address = %self.http_address, "HTTPS listener bound");
+        let resumed = crate::cards::personalization::resume_orders(self.api.personalization.as_ref(), &self.api.state);
+        if resumed > 0 {
+            tracing::info!(cards = resumed, "physical card orders placed again after a restart");
+        }
+        let pending = crate::http::async_cards::resume_pending(&self.api);
+        if pending > 0 {
+            tracing::info!(requests = pending, "asynchronous card requests resumed after a restart");
+        }
+        let mut vital = VitalTasks::default();
+        vital.watch("journal committer", self.committer);
+        vital.spawn("take-over watch", {
             let (superseded, shutdown) = (superseded.clone(), shutdown.clone());
             async move {
                 tokio::select! {
@@ -235,57 +255,59 @@ impl Application {
                     }
                     () = shutdown.cancelled() => {}
                 }
+                Ok(())
             }
         });
-        tracing::info!(address = %self.network_address, "ISO 8583 listener bound");
-        tracing::info!(address = %self.http_address, "HTTPS listener bound");
         let settings = self.api.settings.clone();
         // Expired sessions are swept on the housekeeping rhythm of the holds.
-        let sessions = tokio::spawn(crate::http::run_session_housekeeping(
-            self.api.state.clone(),
-            settings.session_retention_ms,
-            self.hold_expiry_interval,
-            shutdown.clone(),
-        ));
-        let deliverer = tokio::spawn(self.deliverer.run(shutdown.clone()));
-        let resumed = crate::cards::personalization::resume_orders(self.api.personalization.as_ref(), &self.api.state);
-        if resumed > 0 {
-            tracing::info!(cards = resumed, "physical card orders placed again after a restart");
-        }
-        let pending = crate::http::async_cards::resume_pending(&self.api);
-        if pending > 0 {
-            tracing::info!(requests = pending, "asynchronous card requests resumed after a restart");
-        }
-        let router = crate::http::router(self.api);
-        let http = tokio::spawn(crate::http::serve(
+        vital.spawn(
+            "session housekeeping",
+            crate::http::run_session_housekeeping(
+                self.api.state.clone(),
+                settings.session_retention_ms,
+                self.hold_expiry_interval,
+                shutdown.clone(),
+            )
+            .map(Ok),
+        );
+        vital.spawn("webhook delivery", self.deliverer.run(shutdown.clone()).map(Ok));
+        let timeouts = crate::http::Timeouts {
+            handshake: self.http_handshake_timeout,
+            headers: self.http_header_timeout,
+        };
+        let https = crate::http::serve(
             self.http,
             self.http_tls,
-            crate::http::Timeouts {
-                handshake: self.http_handshake_timeout,
-                headers: self.http_header_timeout,
-            },
-            router,
+            timeouts,
+            crate::http::router(self.api),
             shutdown.clone(),
             settings.request_timeout,
-        ));
-        let expiry = tokio::spawn(self.switch.clone().run_housekeeping(
-            self.store.clone(),
-            self.hold_expiry_interval,
-            self.duplicate_retention,
-            shutdown.clone(),
-        ));
-        let periodic_fees = tokio::spawn(crate::fees::periodic::run_scheduler(
-            self.switch.state().clone(),
-            self.store.clone(),
-            self.periodic_fee_interval,
-            shutdown.clone(),
-        ));
-        self.network.run(shutdown).await;
-        expiry.await.context("housekeeping task")?;
-        periodic_fees.await.context("periodic fee scheduler")?;
-        sessions.await.context("session housekeeping task")?;
-        deliverer.await.context("webhook delivery task")?;
-        http.await.context("HTTPS task")?.context("HTTPS server")?;
+        );
+        vital.spawn("HTTPS listener", async move { https.await.context("HTTPS server") });
+        vital.spawn(
+            "hold and answer housekeeping",
+            self.switch
+                .clone()
+                .run_housekeeping(
+                    self.store.clone(),
+                    self.hold_expiry_interval,
+                    self.duplicate_retention,
+                    shutdown.clone(),
+                )
+                .map(Ok),
+        );
+        vital.spawn(
+            "periodic fee scheduler",
+            crate::fees::periodic::run_scheduler(
+                self.switch.state().clone(),
+                self.store.clone(),
+                self.periodic_fee_interval,
+                shutdown.clone(),
+            )
+            .map(Ok),
+        );
+        vital.spawn("ISO 8583 listener", self.network.run(shutdown.clone()).map(Ok));
+        vital.supervise(&shutdown).await?;
         if superseded.is_cancelled() {
             anyhow::bail!("stopped: another instance has taken the database over");
         }
@@ -303,6 +325,8 @@ pub struct OpenedState {
     pub instance_lock: InstanceLock,
     /// Cancelled when another instance has taken the database over: this one must stop serving.
     pub superseded: CancellationToken,
+    /// The journal's committer task; it ends when the state is dropped.
+    pub committer: tokio::task::JoinHandle<()>,
 }
 
 /// Takes the database's instance lock, opens the store (migrating it), loads
@@ -339,24 +363,26 @@ pub async fn open_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         epoch,
         superseded: superseded.clone(),
     };
-    let state = load_state(config, &store, target, keys, clock).await?;
+    let (state, committer) = load_state(config, &store, target, keys, clock).await?;
     Ok(OpenedState {
         state,
         store,
         instance_lock,
         superseded,
+        committer,
     })
 }
 
 /// Loads the store into memory, then makes sure every configured program has
-/// its partner, its funding balance and the system accounts it posts to.
+/// its partner, its funding balance and the system accounts it posts to. Returns the state and
+/// its journal's committer task.
 async fn load_state(
     config: &Config,
     store: &Store,
     target: StoreTarget,
     keys: CardKeys,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<State> {
+) -> anyhow::Result<(State, tokio::task::JoinHandle<()>)> {
     let started = Instant::now();
     let retention_ms = (config.authorization.duplicate_retention_s * 1000) as i64;
     let snapshot = store
@@ -398,7 +424,7 @@ async fn load_state(
             1
         },
     };
-    let (state, _journal_task) = State::open(loaded, Arc::new(target), limits, keys, clock);
+    let (state, committer) = State::open(loaded, Arc::new(target), limits, keys, clock);
     let (cards, balances, holds) = state.counts();
     tracing::info!(
         cards,
@@ -413,7 +439,7 @@ async fn load_state(
     set_up_programs(&state, &config.programs)
         .await
         .context("setting up the configured programs")?;
-    Ok(state)
+    Ok((state, committer))
 }
 
 /// Makes sure every configured program exists with its partner, its funding

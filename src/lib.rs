@@ -32,6 +32,7 @@
 //! - [`notifications`]: the partner notification outbox (low-balance crossings, recorded by the group
 //!   committer) delivered as HMAC-signed webhooks with bounded exponential backoff, across restarts.
 //! - [`telemetry`]: logs and metrics set-up.
+//! - [`vital`]: the tasks the switch cannot serve without; a panic or failure of one ends the process.
 pub mod admins;
 pub mod app;
 pub mod authorization;
@@ -53,3 +54,4 @@ pub mod sessions;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod vital;

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use antaca::app::Application;
 use antaca::config::Config;
+use antaca::vital::{EXIT_VITAL_TASK, VitalTaskFailed};
 
 #[derive(Parser)]
 #[command(
@@ -96,6 +97,13 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<VitalTaskFailed>() => {
+            tracing::error!("{error:#}; exiting so that a restart takes over");
+            eprintln!("antaca: {error:#}; exiting so that a restart takes over");
+            // At once: dropping the runtime would wait for its blocking tasks, and nothing in
+            // flight can be made durable without the failed task (it is answered 9109, not lost).
+            std::process::exit(i32::from(EXIT_VITAL_TASK));
+        }
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("antaca: {error:#}");

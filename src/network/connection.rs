@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::server::ServerLimits;
 use super::{FrameHandler, Reply};
@@ -49,9 +50,18 @@ impl<H: FrameHandler> Connection<H> {
 
     /// Serves the connection until the peer closes it, it idles out, a frame
     /// cannot be read, or shutdown; in-flight requests are answered first.
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    ///
+    /// The connection's span covers the task through `instrument`, entered and exited around each
+    /// poll. A `span.enter()` guard held across `.await` would leave the span entered on whichever
+    /// worker thread the task last paused on: other tasks run there would log under it, and once
+    /// the connection closed on another worker, a span created there while it was closing panicked
+    /// the subscriber (in the committer, which then stopped: issue 23).
+    pub async fn run(self, shutdown: CancellationToken) {
         let span = tracing::info_span!("connection", peer = %self.peer);
-        let _entered = span.enter();
+        self.serve(shutdown).instrument(span).await;
+    }
+
+    async fn serve(mut self, shutdown: CancellationToken) {
         tracing::debug!("connected");
         let mut in_flight = FuturesUnordered::new();
         let mut reading = true;

@@ -252,6 +252,8 @@ async fn run_committer(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as i64);
     let mut next_batch: BatchId = started_ms << BATCH_COUNT_BITS;
+    #[cfg(debug_assertions)]
+    let injected_panic = injected_panic_at().map(|count| next_batch + count - 1);
     let mut open = true;
     while open || !in_flight.is_empty() {
         let may_start = open && in_flight.len() < depth && writing.is_none();
@@ -289,12 +291,31 @@ async fn run_committer(
                 batch.changes.extend(implied);
                 batch.id = next_batch;
                 next_batch += 1;
+                #[cfg(debug_assertions)]
+                if injected_panic == Some(batch.id) {
+                    panic!("injected by {INJECTED_PANIC_VARIABLE}");
+                }
                 let (written, signal) = oneshot::channel();
                 writing = Some(signal);
                 in_flight.push_back(start_commit(target.clone(), batch, Written(Some(written))));
             }
         }
     }
+}
+
+/// A test's fault, in debug builds only (a release build has no such path): the committer panics
+/// on its Nth batch, N read from this variable when it starts, so that tests/vital.rs can see what a
+/// panic in it does to the process.
+#[cfg(debug_assertions)]
+pub const INJECTED_PANIC_VARIABLE: &str = "ANTACA_TEST_COMMITTER_PANIC_AT_BATCH";
+
+#[cfg(debug_assertions)]
+fn injected_panic_at() -> Option<BatchId> {
+    std::env::var(INJECTED_PANIC_VARIABLE)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|count| *count > 0)
 }
 
 /// Adds `first` and whatever else is queued (up to `batch_max` changes, lingering `batch_wait`) to `batch`.

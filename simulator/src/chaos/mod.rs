@@ -34,6 +34,10 @@ pub struct ChaosArgs {
     /// The run's seed (printed first); the same seed sends the same workload with the same faults.
     #[arg(long)]
     seed: Option<u64>,
+    /// Runs this many seeds one after another (`--seed`, `--seed` + 1, …), each for `--duration`,
+    /// stopping at the first that fails. RELIABILITY.md names the seeds a release must pass.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
     /// How long to run the workload: 60, 90s, 5m.
     #[arg(long, default_value = "2m", value_parser = crate::parse_duration)]
     duration: Duration,
@@ -67,8 +71,35 @@ const FUNDS: i64 = 5_000_000;
 /// Loaded into the partner credit balance for the HTTP reloads (cents).
 const PARTNER_FUNDS: i64 = 100_000_000_000;
 
+/// Runs `--seeds` seeds in a row from `--seed` (or a random one); passes if every one passed.
 pub async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
-    let seed = args.seed.unwrap_or_else(|| rand::rng().random());
+    let first = args.seed.unwrap_or_else(|| rand::rng().random());
+    let started = Instant::now();
+    for seed in (0..args.seeds).map(|offset| first.wrapping_add(offset)) {
+        let seed_started = Instant::now();
+        let passed = run_seed(&args, seed).await?;
+        if args.seeds > 1 {
+            println!(
+                "chaos seed {seed}: {} in {:.0} s",
+                if passed { "passed" } else { "FAILED" },
+                seed_started.elapsed().as_secs_f64()
+            );
+        }
+        if !passed {
+            return Ok(false);
+        }
+    }
+    if args.seeds > 1 {
+        println!(
+            "chaos: all {} seeds from {first} passed in {:.0} s",
+            args.seeds,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(true)
+}
+
+async fn run_seed(args: &ChaosArgs, seed: u64) -> anyhow::Result<bool> {
     println!("chaos seed {seed}");
     let spec = std::env::var_os("SPEC_FILE").map(PathBuf::from).context("SPEC_FILE")?;
     let directory = match &args.directory {
@@ -76,7 +107,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<bool> {
         None => std::env::temp_dir().join(format!("antaca-chaos-{seed}-{}", std::process::id())),
     };
     std::fs::create_dir_all(&directory)?;
-    let outcome = run_in(&args, seed, &directory, absolute(&spec)?).await;
+    let outcome = run_in(args, seed, &directory, absolute(&spec)?).await;
     if !args.keep && outcome.as_ref().is_ok_and(|passed| *passed) {
         let _ = std::fs::remove_dir_all(&directory);
     } else {
