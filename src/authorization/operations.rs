@@ -15,7 +15,7 @@ use super::request::{MessageClass, Original, Processing, Request};
 use crate::crypto::pin_block::ZonePinKey;
 use crate::fees::schedule::{AuthorizationFee, authorization_fee, in_force, transaction_kind};
 use crate::fees::{FeeEntry, FeeType, HoldFee};
-use crate::state::memory::lock_balances;
+use crate::state::cells::lock_balances;
 use crate::state::{
     BalanceCell, BalanceState, CardCell, CardStatus, CardUpdate, Change, ClaimGuard, FundingModel, Hold, HoldCell,
     HoldStatus, IdKind, LockReason, ProgramEntry, RecordedAnswer, Release, State, Submission, TimestampMs,
