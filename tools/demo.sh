@@ -81,6 +81,10 @@ http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
 EOF
 python3 "$work/hook.py" "$hook_port" "$secret" "$work/hook.jsonl" &
 hook=$!
+for _ in $(seq 1 50); do
+    (exec 3<> /dev/tcp/127.0.0.1/"$hook_port") 2> /dev/null && break
+    sleep 0.1
+done
 
 # config.toml as it is, plus the partner's webhook (a table array has no environment variable).
 cp config.toml "$work/config.toml"
