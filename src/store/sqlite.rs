@@ -146,7 +146,7 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     insert_answers(connection, &batch.answers).await?;
     upsert_notifications(connection, &batch.notifications).await?;
     upsert_card_requests(connection, &batch.card_requests).await?;
-    super::fees::write_sqlite(
+    super::fees::sqlite_writer::write(
         connection,
         &batch.fee_schedules,
         &batch.fx_rates,
