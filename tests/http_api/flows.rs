@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use antaca::state::Clock;
 
-use crate::harness::{Api, PARTNER, kyc_body};
+use crate::support::{Api, PARTNER, kyc_body};
 
 async fn user_status(api: &Api, user: i64) -> String {
     let (status, body) = api.partner_get(&format!("/lifecycle/v1/users/{user}")).await;
@@ -15,7 +15,7 @@ async fn user_status(api: &Api, user: i64) -> String {
     body["kycStatus"].as_str().unwrap().to_owned()
 }
 
-crate::on_every_store!(kyc_by_the_partners_server_verifies_or_rejects_at_once);
+crate::support::on_every_store!(kyc_by_the_partners_server_verifies_or_rejects_at_once, over_https);
 async fn kyc_by_the_partners_server_verifies_or_rejects_at_once(api: &Api) {
     let user = api.user("crm-k1").await;
     assert_eq!(user_status(api, user).await, "NOT_STARTED");
@@ -55,7 +55,7 @@ async fn kyc_by_the_partners_server_verifies_or_rejects_at_once(api: &Api) {
     assert_eq!(history.as_array().unwrap().len(), 1);
 }
 
-crate::on_every_store!(doubtful_kyc_waits_for_an_administrator);
+crate::support::on_every_store!(doubtful_kyc_waits_for_an_administrator, over_https);
 async fn doubtful_kyc_waits_for_an_administrator(api: &Api) {
     let user = api.user("crm-k3").await;
     let (_, token) = api.pair(user, "phone-1").await;
@@ -200,12 +200,12 @@ async fn doubtful_kyc_waits_for_an_administrator(api: &Api) {
     );
 }
 
-crate::on_every_store!(a_corporation_through_kyb_with_every_transition_recorded);
+crate::support::on_every_store!(a_corporation_through_kyb_with_every_transition_recorded, over_https);
 async fn a_corporation_through_kyb_with_every_transition_recorded(api: &Api) {
     let (status, body) = api
         .partner_post(
             "/lifecycle/v1/corporations",
-            crate::harness::corporation_body("Acme Sp. z o.o."),
+            crate::support::corporation_body("Acme Sp. z o.o."),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -213,12 +213,12 @@ async fn a_corporation_through_kyb_with_every_transition_recorded(api: &Api) {
     let id = body["dcCorporationId"].as_i64().unwrap();
     assert_eq!(body["history"][0]["actor"], "partner:dev-partner");
 
-    let mut incomplete = crate::harness::corporation_body("No extract Ltd");
+    let mut incomplete = crate::support::corporation_body("No extract Ltd");
     incomplete["documents"][0]["type"] = json!("PROOF_OF_ADDRESS");
     let (status, body) = api.partner_post("/lifecycle/v1/corporations", incomplete).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["message"].as_str().unwrap().starts_with("documents:"), "{body}");
-    let mut bad_hash = crate::harness::corporation_body("Bad hash Ltd");
+    let mut bad_hash = crate::support::corporation_body("Bad hash Ltd");
     bad_hash["documents"][0]["sha256"] = json!("xyz");
     let (_, body) = api.partner_post("/lifecycle/v1/corporations", bad_hash).await;
     assert!(

@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{ADMIN, ADMIN_PASSWORD, Api};
+use crate::support::{ADMIN, ADMIN_PASSWORD, Api};
 use crate::support::{Client, Tx};
 
 /// A dev-partner user the partner flagged KYC-verified.
@@ -40,7 +40,7 @@ async fn open(api: &Api, user: i64) -> i64 {
     body["balanceId"].as_i64().unwrap()
 }
 
-crate::on_every_store!(balances_open_read_and_reload_under_both_models);
+crate::support::on_every_store!(balances_open_read_and_reload_under_both_models, over_https);
 async fn balances_open_read_and_reload_under_both_models(api: &Api) {
     // Only KYC-verified users, only the partner's program currencies.
     let unverified = api.user("crm-b0").await;
@@ -214,7 +214,7 @@ async fn authorize(switch: &mut Client, pan: &str, amount: u64) -> String {
         .to_owned()
 }
 
-crate::on_every_store!(a_card_from_kyc_to_the_switch_with_lock_and_unlock_over_http);
+crate::support::on_every_store!(a_card_from_kyc_to_the_switch_with_lock_and_unlock_over_http, over_https);
 async fn a_card_from_kyc_to_the_switch_with_lock_and_unlock_over_http(api: &Api) {
     let user = verified_user(api, "crm-e2e").await;
     let (_, token) = api.pair(user, "phone-e2e").await;
@@ -266,7 +266,7 @@ async fn a_card_from_kyc_to_the_switch_with_lock_and_unlock_over_http(api: &Api)
         .await;
     assert_eq!(listed[0]["maskedPan"], json!(masked));
 
-    let mut switch = Client::connect(api.switch_address).await;
+    let mut switch = api.connect().await;
     assert_eq!(authorize(&mut switch, &pan, 1_000).await, "0000");
 
     // Locked over HTTP (suspected fraud): the very next authorization is declined with 1002.
@@ -374,7 +374,7 @@ async fn a_card_from_kyc_to_the_switch_with_lock_and_unlock_over_http(api: &Api)
     state_invariants(api);
 }
 
-crate::on_every_store!(partner_balances_read_loaded_by_an_operator_and_summarised);
+crate::support::on_every_store!(partner_balances_read_loaded_by_an_operator_and_summarised, over_https);
 async fn partner_balances_read_loaded_by_an_operator_and_summarised(api: &Api) {
     // dev-partner runs a credit and a deposit program in EUR: one balance of each.
     let (status, mine) = api.partner_get("/secure/partner/balances").await;
@@ -512,8 +512,8 @@ async fn partner_balances_read_loaded_by_an_operator_and_summarised(api: &Api) {
 /// Balances, cards, locks and thresholds made over HTTP are in the database: a restart serves them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn balances_cards_and_thresholds_survive_a_restart() {
-    let sqlite = Some(crate::common::TestStore::sqlite().await);
-    let postgres = crate::common::TestStore::postgres().await;
+    let sqlite = Some(crate::support::TestStore::sqlite().await);
+    let postgres = crate::support::TestStore::postgres().await;
     for database in [sqlite, postgres].into_iter().flatten() {
         let api = Api::start(&database.url).await;
         let user = verified_user(&api, "crm-restart-w").await;
@@ -589,7 +589,7 @@ async fn balances_cards_and_thresholds_survive_a_restart() {
     }
 }
 
-crate::on_every_store!(a_corporate_balance_and_an_employee_card_after_kyb);
+crate::support::on_every_store!(a_corporate_balance_and_an_employee_card_after_kyb, over_https);
 async fn a_corporate_balance_and_an_employee_card_after_kyb(api: &Api) {
     let corporation = api.corporation("Corporate Cards Ltd").await;
     let open_body = json!({"dcCorporationId": corporation, "currency": "EUR", "programId": "dev-credit-eur"});
@@ -656,7 +656,7 @@ async fn a_corporate_balance_and_an_employee_card_after_kyb(api: &Api) {
             .unwrap(),
     )
     .unwrap();
-    let mut switch = Client::connect(api.switch_address).await;
+    let mut switch = api.connect().await;
     assert_eq!(authorize(&mut switch, &pan, 7_000).await, "0000");
     let (status, read) = api.partner_get(&format!("/secure/balances/{balance}")).await;
     assert_eq!(status, StatusCode::OK, "{read}");
@@ -678,7 +678,7 @@ async fn a_corporate_balance_and_an_employee_card_after_kyb(api: &Api) {
     state_invariants(api);
 }
 
-crate::on_every_store!(a_virtual_card_requested_asynchronously_is_polled_until_done);
+crate::support::on_every_store!(a_virtual_card_requested_asynchronously_is_polled_until_done, over_https);
 async fn a_virtual_card_requested_asynchronously_is_polled_until_done(api: &Api) {
     let user = verified_user(api, "crm-async").await;
     let (_, token) = api.pair(user, "phone-async").await;
@@ -743,7 +743,7 @@ async fn a_virtual_card_requested_asynchronously_is_polled_until_done(api: &Api)
     );
 }
 
-crate::on_every_store!(a_physical_card_is_ordered_personalised_linked_and_activated);
+crate::support::on_every_store!(a_physical_card_is_ordered_personalised_linked_and_activated, over_https);
 async fn a_physical_card_is_ordered_personalised_linked_and_activated(api: &Api) {
     let user = verified_user(api, "crm-physical").await;
     let (_, token) = api.pair(user, "phone-physical").await;
@@ -791,7 +791,7 @@ async fn a_physical_card_is_ordered_personalised_linked_and_activated(api: &Api)
         (StatusCode::CONFLICT, Some("CARD_STATE_INVALID")),
         "{body}"
     );
-    let mut switch = Client::connect(api.switch_address).await;
+    let mut switch = api.connect().await;
     assert_ne!(authorize(&mut switch, &pan, 1_000).await, "0000");
 
     // The simulated center reports it made (cards.personalization_delay_s): linked, visible.
