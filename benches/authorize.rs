@@ -74,7 +74,9 @@ async fn fixture() -> Fixture {
         commits_in_flight_max: 1,
     };
     let (state, _journal) = State::open(LoadedState::default(), Arc::new(NoStorage), limits, keys, clock.clone());
-    antaca::app::set_up_programs(&state, &config.programs).await.unwrap();
+    antaca::balances::programs::set_up_programs(&state, &config.programs)
+        .await
+        .unwrap();
     if std::env::var("ANTACA_BENCH_FEES").is_ok_and(|value| value == "1") {
         let schedule = serde_json::from_str(r#"{"enabled": true, "ecommerce": {"fixed": "0.10", "percent": "1.5"}}"#);
         let mut submission = antaca::state::Submission::default();

@@ -194,7 +194,7 @@ mod tests {
             expiry: None,
             merchant_category: None,
             entry_mode: None,
-            function_code: Some(100),
+            function_code: Some(crate::authorization::request::function_code::ORIGINAL_AUTHORIZATION),
             cvc2: None,
             lock_reason: None,
             pin_block: None,

@@ -80,6 +80,7 @@ pub struct Request<'a> {
     pub merchant_category: Option<u16>,
     /// DE 22 digits 1–2: point of service entry mode (81 = e-commerce).
     pub entry_mode: Option<u8>,
+    /// DE 24; see [`function_code`] for the values the contract names.
     pub function_code: Option<u16>,
     pub cvc2: Option<[u8; 3]>,
     pub lock_reason: Option<u8>,
@@ -252,4 +253,18 @@ fn parse_original(wire: &[u8]) -> Result<Original, FieldRef> {
             local_time,
         },
     })
+}
+
+/// DE 24 function codes, as the contract names them.
+pub mod function_code {
+    /// 2100: an original authorization.
+    pub const ORIGINAL_AUTHORIZATION: u16 = 100;
+    /// 2420: the whole original is reversed.
+    pub const FULL_REVERSAL: u16 = 400;
+    /// 2420: the original is reversed down to DE 4 (what remains).
+    pub const PARTIAL_REVERSAL: u16 = 401;
+    /// 2804 network management.
+    pub const SIGN_ON: u16 = 801;
+    pub const SIGN_OFF: u16 = 802;
+    pub const ECHO_TEST: u16 = 831;
 }

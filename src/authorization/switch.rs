@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use super::ActionCode;
 use super::operations::{self, Answer, OriginalState, Settings, Step};
+use super::request::function_code::{ECHO_TEST, SIGN_OFF, SIGN_ON};
 use super::request::{self, MessageClass, Request};
 use crate::iso8583::{Message, OutMessage, Spec};
 use crate::network::{FrameHandler, Reply};
@@ -18,11 +19,6 @@ use crate::state::{Claim, ClaimGuard, State};
 
 /// Fields every answer echoes when the request carried them (network-interface.md, "Messages").
 pub const ECHO_FIELDS: [usize; 15] = [2, 3, 4, 6, 7, 11, 12, 24, 32, 37, 41, 42, 49, 51, 56];
-
-/// DE 24 function codes of 2804 network management.
-const SIGN_ON: u16 = 801;
-const SIGN_OFF: u16 = 802;
-const ECHO_TEST: u16 = 831;
 
 /// The authorization switch. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -21,8 +21,8 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use tokio::sync::{mpsc, oneshot};
 
+use super::cells::{BalanceCell, CardCell, HoldCell};
 use super::change::Change;
-use super::memory::{BalanceCell, CardCell, HoldCell};
 use super::model::TransactionId;
 
 /// Why a submission was not made durable. Nothing of it was applied.

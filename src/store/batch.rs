@@ -65,7 +65,8 @@ pub(crate) struct Batch<'a> {
 /// it adds a delta to (the writers refuse a batch whose update or delta finds no row,
 /// `StoreError::MissingRows`). On the hot path that is every balance and hold an authorization
 /// refers to, so the check probes only the cards: on PostgreSQL a batch of 125 authorizations spent
-/// 0.5 ms of its 6 ms statement probing balances it was updating anyway (BENCHMARKS.md, 2026-12-07).
+/// 0.5 ms of its 6 ms statement probing balances it was updating anyway
+/// (docs/history/benchmarks-2026-12.md, "Headline numbers (2026-12-07 02:00 UTC, tree d10de4f)").
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct References {
     pub cards: Vec<CardId>,
@@ -132,7 +133,8 @@ impl References {
 ///
 /// Why: an approval wrote a hold row and an answer row, two heap rows and four index entries, when
 /// the hold row already has the transaction id (unique), the hold id and the time; the answer was
-/// a third of the hot statement's time on PostgreSQL (BENCHMARKS.md, 2026-12-07).
+/// a third of the hot statement's time on PostgreSQL (docs/history/benchmarks-2026-12.md, "Headline
+/// numbers (2026-12-07 02:00 UTC, tree d10de4f)").
 ///
 /// The first answer of a transaction wins, as `ON CONFLICT DO NOTHING` made it in one table: a
 /// later answer of a transaction whose first went onto a hold is dropped; one whose first stays in

@@ -201,13 +201,14 @@ impl Store {
     }
 
     /// Deletes the recorded answers created before `cutoff` (not those stored on holds, which stay
-    /// with their holds; start-up leaves them out by the same cutoff) and the markers of the batches started
-    /// before it, outside the journal: in slices of at most [`FORGET_ROWS_MAX`] answers, each its
-    /// own transaction on a pooled connection, with a pause between them. In a journal batch (as it
-    /// was), every request behind the batch waited for a sweep's whole delete: the soak's worst
-    /// seconds (RELIABILITY.md). Nothing else writes rows that old, so this needs no ordering with
-    /// the journal. Returns how many answers were deleted; on an error, those deleted until then
-    /// stay deleted and the next sweep deletes the rest.
+    /// with their holds; start-up leaves them out by the same cutoff) and the markers of the batches
+    /// started before it, outside the journal: in slices of at most [`FORGET_ROWS_MAX`] answers,
+    /// each its own transaction on a pooled connection, with a pause between them. In a journal
+    /// batch (as it was), every request behind the batch waited for a sweep's whole delete: the
+    /// soak's worst seconds (docs/history/reliability-2026-12.md, 2026-12-04). Nothing else writes
+    /// rows that old, so this needs no ordering with the journal. Returns how many answers were
+    /// deleted; on an error, those deleted until then stay deleted and the next sweep deletes the
+    /// rest.
     pub async fn forget_answers_before(&self, cutoff: TimestampMs) -> Result<u64, StoreError> {
         let mut deleted = 0;
         let mut from = TimestampMs::MIN;

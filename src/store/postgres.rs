@@ -53,12 +53,12 @@ pub(super) async fn connect(url: &str, connections_max: u32) -> Result<PgPool, S
 ///
 /// Why a bound: committing on its own saves two round trips, but the next batch may then start
 /// writing only once this one's commit record is flushed ([`Written`]); in a transaction it starts
-/// as soon as the statement has run, and this batch's flush overlaps its writing. A small batch
-/// (a lightly loaded switch, where latency is what counts) gains more from the round trips; a large
-/// one (a backlog, where throughput is what counts) from the overlap. Measured side by side on 2
-/// cores (BENCHMARKS.md, 2026-12-06 evening): own transactions for every batch lowered the median
-/// latency at 14,500/s by a third and the saturation throughput by 10-19 %, with batches of about
-/// 130 changes at 14,500/s and 1,500 at saturation.
+/// as soon as the statement has run, and this batch's flush overlaps its writing. A small batch (a
+/// lightly loaded switch, where latency is what counts) gains more from the round trips; a large one
+/// (a backlog, where throughput is what counts) from the overlap. Measured side by side on 2 cores
+/// (docs/history/benchmarks-2026-12.md, 2026-12-06 evening): own transactions for every batch
+/// lowered the median latency at 14,500/s by a third and the saturation throughput by 10-19 %, with
+/// batches of about 130 changes at 14,500/s and 1,500 at saturation.
 const OWN_TRANSACTION_ROWS_MAX: usize = 512;
 
 pub(super) async fn commit(
