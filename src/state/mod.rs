@@ -40,7 +40,7 @@ mod lifecycle;
 mod load;
 mod low_balance;
 pub mod model;
-mod retention;
+pub mod retention;
 #[cfg(test)]
 mod tests;
 

@@ -283,7 +283,12 @@ impl Store {
     }
 
     /// The posted card spend of a card in [from, to), minor units (the periodic-fee spend waiver).
-    pub async fn card_spend(&self, card_id: CardId, from: TimestampMs, to: TimestampMs) -> Result<i64, StoreError> {
+    pub async fn posted_card_spend(
+        &self,
+        card_id: CardId,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> Result<i64, StoreError> {
         match self {
             Store::Postgres(pool) => fees::card_spend_postgres(pool, card_id, from, to).await,
             Store::Sqlite(pool) => fees::card_spend_sqlite(pool, card_id, from, to).await,
@@ -320,5 +325,35 @@ impl Store {
             Store::Postgres(pool) => load::collect(pool, sql, Parameter::None, 0, from_postgres).await,
             Store::Sqlite(pool) => load::collect(pool, sql, Parameter::None, 0, from_sqlite).await,
         }
+    }
+}
+
+impl crate::fees::periodic::SpendLedger for Store {
+    fn card_spend(
+        &self,
+        card_id: CardId,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<i64, crate::fees::periodic::SpendUnavailable>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            self.posted_card_spend(card_id, from, to)
+                .await
+                .map_err(|error| crate::fees::periodic::SpendUnavailable(error.to_string()))
+        })
+    }
+}
+
+impl crate::state::retention::AnswerArchive for Store {
+    fn forget_answers_before(
+        &self,
+        cutoff: TimestampMs,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + '_>> {
+        Box::pin(async move {
+            Store::forget_answers_before(self, cutoff)
+                .await
+                .map_err(|error| error.to_string())
+        })
     }
 }
