@@ -7,8 +7,8 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use antaca::domain::*;
 use antaca::state::change::Change;
-use antaca::state::model::*;
 use antaca::store::{BatchMarker, ConstraintKind, MaxIds, Snapshot, Store, StoreError};
 use support::{Backend, TestStore, each_store};
 

@@ -32,9 +32,9 @@ use batch::Batch;
 use load::{Parameter, RowSource};
 use rows::Columns;
 
+use crate::domain::*;
 use crate::state::change::Change;
 use crate::state::journal::Written;
-use crate::state::model::*;
 
 /// A connection pool to one of the two databases. Cloning shares the pool.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ pub struct Snapshot {
     /// Profiles, installations, sessions, admin users, KYC submissions, corporation details, KYB transitions.
     pub lifecycle: LifecycleRecords,
     /// Fee schedules, FX rates, the loaded holds' fees, charged periods, fee report totals.
-    pub fees: crate::fees::FeeRecords,
+    pub fees: crate::domain::fees::FeeRecords,
 }
 
 /// Recorded answers one slice of [`Store::forget_answers_before`] deletes at most, each slice in a
@@ -275,7 +275,7 @@ impl Store {
     }
 
     /// Every fee entry, in id (creation) order (tests and the auditor).
-    pub async fn fee_entries(&self) -> Result<Vec<crate::fees::FeeEntry>, StoreError> {
+    pub async fn fee_entries(&self) -> Result<Vec<crate::domain::fees::FeeEntry>, StoreError> {
         match self {
             Store::Postgres(pool) => fees::entries(pool).await,
             Store::Sqlite(pool) => fees::entries(pool).await,
