@@ -171,13 +171,45 @@ async fn snapshot(api: &Api, records: &Records, token: &str) -> Value {
         "cards": cards})
 }
 
-crate::support::on_every_store!(no_partner_reaches_another_partners_records, over_https);
-async fn no_partner_reaches_another_partners_records(api: &Api) {
+/// dev-partner's records, what they look like to its root administrator, and a session of the user's
+/// app: for checking that another partner's calls change nothing.
+struct Tenant {
+    records: Records,
+    root: String,
+    before: Value,
+    session: String,
+}
+
+async fn tenant(api: &Api) -> Tenant {
     let records = records(api, "tenant").await;
     let root = api.root().await;
     let before = snapshot(api, &records, &root).await;
-    let (_, session_before) = api.pair(records.user, "phone-3").await;
+    let (_, session) = api.pair(records.user, "phone-3").await;
+    Tenant {
+        records,
+        root,
+        before,
+        session,
+    }
+}
 
+impl Tenant {
+    /// Nothing changed: KYC still in review, KYB still submitted, the devices still paired.
+    async fn assert_unchanged(&self, api: &Api) {
+        assert_eq!(snapshot(api, &self.records, &self.root).await, self.before);
+        let (status, _) = api
+            .call(&api.anonymous, Method::GET, "/customers/me", Some(&self.session), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+crate::support::on_every_store!(
+    another_partner_naming_the_partners_ids_on_any_route_reads_as_unknown_ids,
+    over_https
+);
+async fn another_partner_naming_the_partners_ids_on_any_route_reads_as_unknown_ids(api: &Api) {
+    let tenant = tenant(api).await;
     let partner_routes = documented(&["/secure/", "/lifecycle/v1/"]);
     let mut checked = BTreeSet::new();
     for (method, template) in &partner_routes {
@@ -187,7 +219,7 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         }
         let method_value = Method::from_bytes(method.as_bytes()).unwrap();
         let body = body_for(method, template);
-        let theirs = fill(template, &ids(&records));
+        let theirs = fill(template, &ids(&tenant.records));
         let unknown = fill(template, &unknown_ids());
         let (status, crossing) = api
             .call(&api.other, method_value.clone(), &theirs, None, body.clone())
@@ -202,8 +234,11 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         checked.insert((method.clone(), template.clone()));
     }
     assert!(checked.len() >= 14, "the matrix covered {checked:?}");
+    tenant.assert_unchanged(api).await;
+}
 
-    // Another partner's user, signed in on its app, reaches none of dev-partner's balances and cards.
+/// An other-partner user signed in on its app: its session token.
+async fn their_app_session(api: &Api) -> String {
     let (status, body) = api
         .call(
             &api.other,
@@ -225,7 +260,16 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let their_session = body["sessionToken"].as_str().unwrap().to_owned();
+    body["sessionToken"].as_str().unwrap().to_owned()
+}
+
+crate::support::on_every_store!(
+    another_partners_app_user_reaches_none_of_the_partners_balances_and_cards,
+    over_https
+);
+async fn another_partners_app_user_reaches_none_of_the_partners_balances_and_cards(api: &Api) {
+    let tenant = tenant(api).await;
+    let their_session = their_app_session(api).await;
     let mut mobile_checked = 0;
     for (method, template) in documented(&["/customers/me/"]) {
         if !template.contains('{') {
@@ -233,7 +277,7 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         }
         let method_value = Method::from_bytes(method.as_bytes()).unwrap();
         let body = body_for(&method, &template);
-        let theirs = fill(&template, &ids(&records));
+        let theirs = fill(&template, &ids(&tenant.records));
         let unknown = fill(&template, &unknown_ids());
         let (status, crossing) = api
             .call(
@@ -252,8 +296,15 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         mobile_checked += 1;
     }
     assert!(mobile_checked >= 4, "the mobile matrix covered {mobile_checked} routes");
+    tenant.assert_unchanged(api).await;
+}
 
-    // The partner-scoped administrators of the other partner see nothing of dev-partner either.
+crate::support::on_every_store!(
+    another_partners_administrator_reaches_none_of_the_partners_records,
+    over_https
+);
+async fn another_partners_administrator_reaches_none_of_the_partners_records(api: &Api) {
+    let tenant = tenant(api).await;
     let theirs_admin = api.admin_with("other.admin", "ADMIN", Some(OTHER_PARTNER)).await;
     for (method, template) in documented(&["/admin/"]) {
         if !template.contains('{') {
@@ -261,7 +312,7 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         }
         let method_value = Method::from_bytes(method.as_bytes()).unwrap();
         let body = body_for(&method, &template);
-        let path = fill(&template, &ids(&records));
+        let path = fill(&template, &ids(&tenant.records));
         if !allowed(&method, &template).contains(&"ADMIN") {
             // Operator-only routes: operators are platform-wide, a partner's administrator is refused.
             let (status, _) = api
@@ -286,6 +337,16 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {template}: {crossing}");
         assert_eq!(missing, crossing, "{method} {template}");
     }
+    tenant.assert_unchanged(api).await;
+}
+
+crate::support::on_every_store!(
+    another_partners_administrator_lists_none_of_the_partners_records,
+    over_https
+);
+async fn another_partners_administrator_lists_none_of_the_partners_records(api: &Api) {
+    let tenant = tenant(api).await;
+    let theirs_admin = api.admin_with("other.admin", "ADMIN", Some(OTHER_PARTNER)).await;
     for list in ["/admin/kyc/reviews", "/admin/corporations", "/admin/users"] {
         let (status, body) = api
             .call(&api.anonymous, Method::GET, list, Some(&theirs_admin), None)
@@ -293,26 +354,20 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         assert_eq!(status, StatusCode::OK);
         let text = body.to_string();
         assert!(
-            !text.contains(&records.submission) && !text.contains("Corp tenant"),
+            !text.contains(&tenant.records.submission) && !text.contains("Corp tenant"),
             "{list}: {text}"
         );
         assert!(!text.contains(&format!("\"{PARTNER}\"")), "{list}: {text}");
     }
+    tenant.assert_unchanged(api).await;
+}
 
-    // Nothing changed: KYC still in review, KYB still submitted, the devices still paired.
-    assert_eq!(snapshot(api, &records, &root).await, before);
-    let (status, _) = api
-        .call(
-            &api.anonymous,
-            Method::GET,
-            "/customers/me",
-            Some(&session_before),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-
-    // The other partner's own records work for it, and are as hidden from dev-partner.
+crate::support::on_every_store!(
+    the_other_partners_own_records_work_for_it_and_are_hidden_from_the_partner,
+    over_https
+);
+async fn the_other_partners_own_records_work_for_it_and_are_hidden_from_the_partner(api: &Api) {
+    tenant(api).await;
     let (status, body) = api
         .call(
             &api.other,
@@ -343,29 +398,6 @@ async fn no_partner_reaches_another_partners_records(api: &Api) {
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("USER_NOT_FOUND"))
     );
-}
-
-/// A dev-partner user the partner flagged KYC-verified, with a EUR balance: (user, balance).
-async fn verified_with_balance(api: &Api, tag: &str) -> (i64, i64) {
-    let user = api.user(&format!("crm-verified-{tag}")).await;
-    let (status, body) = api
-        .call(
-            &api.partner,
-            Method::PUT,
-            &format!("/lifecycle/v1/users/{user}/kyc"),
-            None,
-            Some(json!({"kycStatus": "VERIFIED"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = api
-        .partner_post(
-            &format!("/secure/customers/{user}/balances"),
-            json!({"currency": "EUR"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    (user, body["balanceId"].as_i64().unwrap())
 }
 
 /// Who may call what: the role table, written here independently of the code's.
@@ -420,8 +452,8 @@ fn success(method: &str, template: &str) -> StatusCode {
     }
 }
 
-crate::support::on_every_store!(every_role_against_every_admin_route, over_https);
-async fn every_role_against_every_admin_route(api: &Api) {
+/// One administration panel user per role, made by the bootstrap admin: (role, username, password).
+async fn one_user_per_role(api: &Api) -> Vec<(&'static str, String, String)> {
     let roles = [
         ("ADMIN", None),
         ("MANAGER", Some(PARTNER)),
@@ -445,8 +477,53 @@ async fn every_role_against_every_admin_route(api: &Api) {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         passwords.push((role, username, password));
     }
+    passwords
+}
+
+/// The path and body of an admin call by `role` (its `call`-th): fresh records for it to act on, so
+/// an allowed call finds something.
+async fn fresh_call(api: &Api, role: &str, call: usize, method: &str, template: &str) -> (String, Option<Value>) {
+    let records = records(api, &format!("{role}-{call}")).await;
+    let mut path = fill(template, &ids(&records));
+    let mut body = body_for(method, template);
+    if template.ends_with("/activate") {
+        // A physical card the personalisation center made (linked), on the user's balance.
+        let card = antaca::cards::issue(
+            &api.state,
+            records.balance,
+            "dev-credit-eur",
+            antaca::cards::CardRequest {
+                kind: Some(antaca::state::CardKind::Physical),
+                pin: None,
+            },
+        )
+        .await
+        .unwrap();
+        antaca::cards::link(&api.state, card.card_id).await.unwrap();
+        path = template
+            .replace("{customerId}", &records.user.to_string())
+            .replace("{cardId}", &card.card_id.to_string());
+    }
+    if template.ends_with("/cards/virtual") || template.ends_with("/cards/physical") {
+        // Cards go to KYC-verified users, on their balance.
+        let user = api.verified_user(&format!("crm-verified-{role}-card-{call}")).await;
+        let balance = api.open_balance(user).await;
+        path = template.replace("{customerId}", &user.to_string());
+        body = Some(json!({"balanceId": balance, "programId": "dev-credit-eur"}));
+    }
+    if template == "/admin/users" && method == "POST" {
+        body = Some(
+            json!({"username": format!("made.{call}"), "password": "a-long-password",
+            "role": "EMPLOYEE", "partnerId": PARTNER}),
+        );
+    }
+    (path, body)
+}
+
+crate::support::on_every_store!(every_role_against_every_admin_route, over_https);
+async fn every_role_against_every_admin_route(api: &Api) {
+    let passwords = one_user_per_role(api).await;
     let routes = documented(&["/admin/"]);
-    let mut created_users = 0;
     let mut calls = 0;
     for (method, template) in &routes {
         if template == "/admin/login" {
@@ -457,40 +534,7 @@ async fn every_role_against_every_admin_route(api: &Api) {
             // A fresh session and fresh records per call: an allowed call must find something to act on.
             let token = api.login(username, password).await;
             calls += 1;
-            let records = records(api, &format!("{role}-{calls}")).await;
-            let mut path = fill(template, &ids(&records));
-            let mut body = body_for(method, template);
-            if template.ends_with("/activate") {
-                // A physical card the personalisation center made (linked), on the user's balance.
-                let card = antaca::cards::issue(
-                    &api.state,
-                    records.balance,
-                    "dev-credit-eur",
-                    antaca::cards::CardRequest {
-                        kind: Some(antaca::state::CardKind::Physical),
-                        pin: None,
-                    },
-                )
-                .await
-                .unwrap();
-                antaca::cards::link(&api.state, card.card_id).await.unwrap();
-                path = template
-                    .replace("{customerId}", &records.user.to_string())
-                    .replace("{cardId}", &card.card_id.to_string());
-            }
-            if template.ends_with("/cards/virtual") || template.ends_with("/cards/physical") {
-                // Cards go to KYC-verified users, on their balance.
-                let (user, balance) = verified_with_balance(api, &format!("{role}-card-{calls}")).await;
-                path = template.replace("{customerId}", &user.to_string());
-                body = Some(json!({"balanceId": balance, "programId": "dev-credit-eur"}));
-            }
-            if template == "/admin/users" && method == "POST" {
-                created_users += 1;
-                body = Some(
-                    json!({"username": format!("made.{created_users}"), "password": "a-long-password",
-                    "role": "EMPLOYEE", "partnerId": PARTNER}),
-                );
-            }
+            let (path, body) = fresh_call(api, role, calls, method, template).await;
             let (status, answer) = api
                 .call(&api.anonymous, method_value.clone(), &path, Some(&token), body)
                 .await;
