@@ -16,7 +16,7 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 
 use crate::support::Tx;
-use crate::support::{Api, OTHER_PARTNER, PARTNER};
+use crate::support::{Api, OTHER_PARTNER, PARTNER, each_store};
 
 const SECRET: &str = "webhook-secret-of-dev-partner";
 
@@ -109,17 +109,7 @@ async fn wait_delivered(api: &Api, id: &str) -> antaca::state::Notification {
 }
 
 async fn verified_user_with_balance(api: &Api, tag: &str, program: &str) -> (i64, i64) {
-    let user = api.user(&format!("crm-{tag}")).await;
-    let (status, body) = api
-        .call(
-            &api.partner,
-            Method::PUT,
-            &format!("/lifecycle/v1/users/{user}/kyc"),
-            None,
-            Some(json!({"kycStatus": "VERIFIED"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let user = api.verified_user(&format!("crm-{tag}")).await;
     let (status, body) = api
         .partner_post(
             &format!("/secure/customers/{user}/balances"),
@@ -134,187 +124,298 @@ async fn admin_get(api: &Api, token: &str, path: &str) -> (StatusCode, Value) {
     api.call(&api.anonymous, Method::GET, path, Some(token), None).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crossing_is_notified_once_signed_and_retried_until_acknowledged() {
-    let sqlite = Some(crate::support::TestStore::sqlite().await);
-    let postgres = crate::support::TestStore::postgres().await;
-    for database in [sqlite, postgres].into_iter().flatten() {
-        let mut receiver = Receiver::start(2).await;
-        let api = start(&database.url, tempfile::tempdir().unwrap(), &receiver.url).await;
-        let operator = api.admin_with("ops.outbox", "OPERATOR", None).await;
-        let credit = api.state.program("dev-credit-eur").unwrap().funding_balance;
-        for (method, path, body) in [
-            (Method::POST, "load", json!({"amount": 100_000})),
-            (Method::PUT, "threshold", json!({"lowBalanceThreshold": 50_000})),
-        ] {
-            let path = format!("/admin/partners/{PARTNER}/balances/{credit}/{path}");
-            let (status, answer) = api
-                .call(&api.anonymous, method, &path, Some(&operator), Some(body))
-                .await;
-            assert_eq!(status, StatusCode::OK, "{answer}");
-        }
-        let (user, balance) = verified_user_with_balance(&api, "outbox", "dev-credit-eur").await;
-        let reload = format!("/secure/customers/{user}/balances/{balance}/reload");
-        // 70 000 left: above the threshold, nothing to say.
-        let (status, _) = api.partner_post(&reload, json!({"amount": 30_000})).await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(api.state.notifications().is_empty());
-        // 40 000: the crossing. Recorded with the reload that caused it, before it was answered.
-        let (status, _) = api.partner_post(&reload, json!({"amount": 30_000})).await;
-        assert_eq!(status, StatusCode::OK);
-        let recorded = api.state.notifications();
-        assert_eq!(recorded.len(), 1, "{recorded:?}");
-        // 35 000: still below; the same crossing, no second notification.
-        let (status, _) = api.partner_post(&reload, json!({"amount": 5_000})).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(api.state.notifications().len(), 1);
+/// dev-partner's credit balance loaded with 100 000 and watched below 50 000 by an operator, and a
+/// verified user's balance reloaded from it.
+struct Watched {
+    operator: String,
+    /// dev-partner's credit balance.
+    credit: i64,
+    /// The user balance's reload route.
+    reload: String,
+}
 
-        // Three POSTs: two answered 500, the third 200; the same body, id and valid signature each time.
-        let id = recorded[0].id.clone();
-        let mut bodies = Vec::new();
-        for _ in 0..3 {
-            let request = receiver.next().await;
-            assert_eq!(request.headers["content-type"], "application/json");
-            assert_eq!(request.headers["antaca-notification-id"], id.as_str());
-            assert_eq!(
-                request.headers["antaca-signature"].to_str().unwrap(),
-                expected_signature(&request.body)
-            );
-            bodies.push(request.body);
-        }
-        assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]));
-        let payload: Value = serde_json::from_slice(&bodies[0]).unwrap();
-        assert_eq!(
-            (
-                &payload["id"],
-                &payload["event"],
-                &payload["partnerId"],
-                &payload["balanceId"]
-            ),
-            (
-                &json!(id),
-                &json!("PARTNER_BALANCE_LOW"),
-                &json!(PARTNER),
-                &json!(credit)
-            )
-        );
-        assert_eq!(
-            (
-                &payload["balanceKind"],
-                &payload["currency"],
-                &payload["available"],
-                &payload["lowBalanceThreshold"]
-            ),
-            (&json!("CREDIT"), &json!("EUR"), &json!(40_000), &json!(50_000))
-        );
-        let delivered = wait_delivered(&api, &id).await;
-        assert_eq!(
-            (delivered.attempts, delivered.last_error.as_deref()),
-            (3, Some("HTTP 500"))
-        );
-
-        // The views: nothing undelivered; the delivered one with its attempts and last error.
-        let (status, undelivered) = admin_get(&api, &operator, "/admin/notifications?status=undelivered").await;
-        assert_eq!((status, undelivered), (StatusCode::OK, json!([])));
-        let (_, listed) = admin_get(&api, &operator, "/admin/notifications?status=delivered").await;
-        assert_eq!(
-            (
-                &listed[0]["id"],
-                &listed[0]["status"],
-                &listed[0]["attempts"],
-                &listed[0]["lastError"]
-            ),
-            (&json!(id), &json!("DELIVERED"), &json!(3), &json!("HTTP 500"))
-        );
-        assert_eq!(listed[0]["payload"], payload);
-        let (status, body) = admin_get(&api, &operator, "/admin/notifications?status=lost").await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("VALIDATION_FAILED"))
-        );
-        let (_, own) = api.partner_get("/secure/partner/notifications").await;
-        assert_eq!(own[0]["id"], json!(id));
-        // Another partner, and another partner's administrator, see none of it.
-        let (_, theirs) = api
-            .call(&api.other, Method::GET, "/secure/partner/notifications", None, None)
+async fn watched(api: &Api) -> Watched {
+    let operator = api.admin_with("ops.outbox", "OPERATOR", None).await;
+    let credit = api.state.program("dev-credit-eur").unwrap().funding_balance;
+    for (method, path, body) in [
+        (Method::POST, "load", json!({"amount": 100_000})),
+        (Method::PUT, "threshold", json!({"lowBalanceThreshold": 50_000})),
+    ] {
+        let path = format!("/admin/partners/{PARTNER}/balances/{credit}/{path}");
+        let (status, answer) = api
+            .call(&api.anonymous, method, &path, Some(&operator), Some(body))
             .await;
-        assert_eq!(theirs, json!([]));
-        let their_admin = api.admin_with("other.outbox", "ADMIN", Some(OTHER_PARTNER)).await;
-        let (status, theirs) = admin_get(&api, &their_admin, "/admin/notifications").await;
-        assert_eq!((status, theirs), (StatusCode::OK, json!([])));
-        let our_employee = api.admin_with("employee.outbox", "EMPLOYEE", Some(PARTNER)).await;
-        let (_, ours) = admin_get(&api, &our_employee, "/admin/notifications").await;
-        assert_eq!(ours[0]["id"], json!(id));
-
-        // Back above the threshold, then below again: a new crossing, a new notification.
-        let load = format!("/admin/partners/{PARTNER}/balances/{credit}/load");
-        let (status, _) = api
-            .call(
-                &api.anonymous,
-                Method::POST,
-                &load,
-                Some(&operator),
-                Some(json!({"amount": 100_000})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK);
-        let (status, _) = api.partner_post(&reload, json!({"amount": 100_000})).await;
-        assert_eq!(status, StatusCode::OK);
-        let notifications = api.state.notifications();
-        assert_eq!(notifications.len(), 2);
-        let second = receiver.next().await;
-        let second: Value = serde_json::from_slice(&second.body).unwrap();
-        assert_eq!(
-            (&second["id"], &second["available"]),
-            (&json!(notifications[1].id), &json!(35_000))
-        );
-        wait_delivered(&api, &notifications[1].id).await;
-        api.state.check_invariants().unwrap();
-        api.stop().await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
     }
+    let (user, balance) = verified_user_with_balance(api, "outbox", "dev-credit-eur").await;
+    Watched {
+        operator,
+        credit,
+        reload: format!("/secure/customers/{user}/balances/{balance}/reload"),
+    }
+}
+
+/// Reloads of 30 000, 30 000 and 5 000 from the watched credit balance: one crossing, 35 000 left.
+/// The crossing's notification id.
+async fn cross_once(api: &Api) -> (Watched, String) {
+    let watched = watched(api).await;
+    for amount in [30_000, 30_000, 5_000] {
+        let (status, _) = api.partner_post(&watched.reload, json!({"amount": amount})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let id = api.state.notifications()[0].id.clone();
+    (watched, id)
+}
+
+/// Runs `test` on every store, on an application whose webhook receiver fails its first two requests.
+async fn with_a_failing_receiver<T>(test: T)
+where
+    T: for<'a> Fn(&'a Api, &'a mut Receiver) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>,
+{
+    each_store(|database| {
+        let test = &test;
+        async move {
+            let mut receiver = Receiver::start(2).await;
+            let api = start(&database.url, tempfile::tempdir().unwrap(), &receiver.url).await;
+            test(&api, &mut receiver).await;
+            api.state.check_invariants().unwrap();
+            api.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crossing_below_the_threshold_is_recorded_once_with_the_reload_that_caused_it() {
+    with_a_failing_receiver(|api, _| {
+        Box::pin(async move {
+            let watched = watched(api).await;
+            // 70 000 left: above the threshold, nothing to say.
+            let (status, _) = api.partner_post(&watched.reload, json!({"amount": 30_000})).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(api.state.notifications().is_empty());
+            // 40 000: the crossing. Recorded with the reload that caused it, before it was answered.
+            let (status, _) = api.partner_post(&watched.reload, json!({"amount": 30_000})).await;
+            assert_eq!(status, StatusCode::OK);
+            let recorded = api.state.notifications();
+            assert_eq!(recorded.len(), 1, "{recorded:?}");
+            // 35 000: still below; the same crossing, no second notification.
+            let (status, _) = api.partner_post(&watched.reload, json!({"amount": 5_000})).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(api.state.notifications().len(), 1);
+        })
+    })
+    .await;
+}
+
+/// The payload of a crossing of the watched credit balance at 40 000.
+fn assert_low_balance_payload(payload: &Value, id: &str, credit: i64) {
+    assert_eq!(
+        (
+            &payload["id"],
+            &payload["event"],
+            &payload["partnerId"],
+            &payload["balanceId"]
+        ),
+        (
+            &json!(id),
+            &json!("PARTNER_BALANCE_LOW"),
+            &json!(PARTNER),
+            &json!(credit)
+        )
+    );
+    assert_eq!(
+        (
+            &payload["balanceKind"],
+            &payload["currency"],
+            &payload["available"],
+            &payload["lowBalanceThreshold"]
+        ),
+        (&json!("CREDIT"), &json!("EUR"), &json!(40_000), &json!(50_000))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_is_posted_signed_and_retried_until_acknowledged() {
+    with_a_failing_receiver(|api, receiver| {
+        Box::pin(async move {
+            let (watched, id) = cross_once(api).await;
+            // Three POSTs: two answered 500, the third 200; the same body, id and valid signature each time.
+            let mut bodies = Vec::new();
+            for _ in 0..3 {
+                let request = receiver.next().await;
+                assert_eq!(request.headers["content-type"], "application/json");
+                assert_eq!(request.headers["antaca-notification-id"], id.as_str());
+                assert_eq!(
+                    request.headers["antaca-signature"].to_str().unwrap(),
+                    expected_signature(&request.body)
+                );
+                bodies.push(request.body);
+            }
+            assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]));
+            let payload: Value = serde_json::from_slice(&bodies[0]).unwrap();
+            assert_low_balance_payload(&payload, &id, watched.credit);
+            let delivered = wait_delivered(api, &id).await;
+            assert_eq!(
+                (delivered.attempts, delivered.last_error.as_deref()),
+                (3, Some("HTTP 500"))
+            );
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_view_lists_a_delivered_notification_with_its_attempts_and_last_error() {
+    with_a_failing_receiver(|api, receiver| {
+        Box::pin(async move {
+            let (watched, id) = cross_once(api).await;
+            let payload: Value = serde_json::from_slice(&receiver.next().await.body).unwrap();
+            wait_delivered(api, &id).await;
+            let operator = &watched.operator;
+            let (status, undelivered) = admin_get(api, operator, "/admin/notifications?status=undelivered").await;
+            assert_eq!((status, undelivered), (StatusCode::OK, json!([])));
+            let (_, listed) = admin_get(api, operator, "/admin/notifications?status=delivered").await;
+            assert_eq!(
+                (
+                    &listed[0]["id"],
+                    &listed[0]["status"],
+                    &listed[0]["attempts"],
+                    &listed[0]["lastError"]
+                ),
+                (&json!(id), &json!("DELIVERED"), &json!(3), &json!("HTTP 500"))
+            );
+            assert_eq!(listed[0]["payload"], payload);
+            let (status, body) = admin_get(api, operator, "/admin/notifications?status=lost").await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("VALIDATION_FAILED"))
+            );
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_are_seen_by_their_partner_and_its_staff_alone() {
+    with_a_failing_receiver(|api, _| {
+        Box::pin(async move {
+            let (_, id) = cross_once(api).await;
+            wait_delivered(api, &id).await;
+            let (_, own) = api.partner_get("/secure/partner/notifications").await;
+            assert_eq!(own[0]["id"], json!(id));
+            // Another partner, and another partner's administrator, see none of it.
+            let (_, theirs) = api
+                .call(&api.other, Method::GET, "/secure/partner/notifications", None, None)
+                .await;
+            assert_eq!(theirs, json!([]));
+            let their_admin = api.admin_with("other.outbox", "ADMIN", Some(OTHER_PARTNER)).await;
+            let (status, theirs) = admin_get(api, &their_admin, "/admin/notifications").await;
+            assert_eq!((status, theirs), (StatusCode::OK, json!([])));
+            let our_employee = api.admin_with("employee.outbox", "EMPLOYEE", Some(PARTNER)).await;
+            let (_, ours) = admin_get(api, &our_employee, "/admin/notifications").await;
+            assert_eq!(ours[0]["id"], json!(id));
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_above_the_threshold_then_below_again_is_a_new_notification() {
+    with_a_failing_receiver(|api, receiver| {
+        Box::pin(async move {
+            let (watched, id) = cross_once(api).await;
+            wait_delivered(api, &id).await;
+            for _ in 0..3 {
+                receiver.next().await;
+            }
+            let load = format!("/admin/partners/{PARTNER}/balances/{}/load", watched.credit);
+            let (status, _) = api
+                .call(
+                    &api.anonymous,
+                    Method::POST,
+                    &load,
+                    Some(&watched.operator),
+                    Some(json!({"amount": 100_000})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            let (status, _) = api.partner_post(&watched.reload, json!({"amount": 100_000})).await;
+            assert_eq!(status, StatusCode::OK);
+            let notifications = api.state.notifications();
+            assert_eq!(notifications.len(), 2);
+            let second = receiver.next().await;
+            let second: Value = serde_json::from_slice(&second.body).unwrap();
+            assert_eq!(
+                (&second["id"], &second["available"]),
+                (&json!(notifications[1].id), &json!(35_000))
+            );
+            wait_delivered(api, &notifications[1].id).await;
+        })
+    })
+    .await;
+}
+
+/// A webhook address nothing listens at: the partner's server is down.
+async fn down_url() -> String {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down = format!("http://{}/antaca/notifications", closed.local_addr().unwrap());
+    drop(closed);
+    down
+}
+
+/// A deposit-model user's card, its 10 000 charged to dev-partner's deposit balance of 20 000
+/// watched below 15 000: its PAN.
+async fn deposit_card_under_a_watched_deposit(api: &Api) -> String {
+    // The deposit model: each authorization charges the partner deposit balance.
+    let deposit = api.state.program("dev-deposit-eur").unwrap().funding_balance;
+    antaca::balances::load_external(&api.state, deposit, 20_000)
+        .await
+        .unwrap();
+    antaca::balances::set_low_balance_threshold(&api.state, deposit, Some(15_000))
+        .await
+        .unwrap();
+    let (user, balance) = verified_user_with_balance(api, "deposit-outbox", "dev-deposit-eur").await;
+    let (status, _) = api
+        .partner_post(
+            &format!("/secure/customers/{user}/balances/{balance}/reload"),
+            json!({"amount": 10_000}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, card) = api
+        .partner_post(
+            &format!("/secure/customers/{user}/cards/virtual"),
+            json!({"balanceId": balance}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{card}");
+    api.pan(card["cardId"].as_i64().unwrap())
+}
+
+/// Polls the operator's undelivered view until the first notification was attempted twice.
+async fn undelivered_after_two_attempts(api: &Api) -> Value {
+    let operator = api.admin_with("ops.restart-outbox", "OPERATOR", None).await;
+    let mut undelivered = Value::Null;
+    for _ in 0..3_000 {
+        let (_, listed) = admin_get(api, &operator, "/admin/notifications?status=undelivered").await;
+        undelivered = listed;
+        if undelivered[0]["attempts"]
+            .as_u64()
+            .is_some_and(|attempts| attempts >= 2)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    undelivered
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorization_crossing_is_recorded_and_delivered_after_a_restart() {
-    let sqlite = Some(crate::support::TestStore::sqlite().await);
-    let postgres = crate::support::TestStore::postgres().await;
-    for database in [sqlite, postgres].into_iter().flatten() {
-        // The partner's server is down: nothing listens at the webhook's address.
-        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let down = format!("http://{}/antaca/notifications", closed.local_addr().unwrap());
-        drop(closed);
-        let api = start(&database.url, tempfile::tempdir().unwrap(), &down).await;
-        // The deposit model: each authorization charges the partner deposit balance.
-        let deposit = api.state.program("dev-deposit-eur").unwrap().funding_balance;
-        antaca::balances::load_external(&api.state, deposit, 20_000)
-            .await
-            .unwrap();
-        antaca::balances::set_low_balance_threshold(&api.state, deposit, Some(15_000))
-            .await
-            .unwrap();
-        let (user, balance) = verified_user_with_balance(&api, "deposit-outbox", "dev-deposit-eur").await;
-        let (status, _) = api
-            .partner_post(
-                &format!("/secure/customers/{user}/balances/{balance}/reload"),
-                json!({"amount": 10_000}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK);
-        let (status, card) = api
-            .partner_post(
-                &format!("/secure/customers/{user}/cards/virtual"),
-                json!({"balanceId": balance}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{card}");
-        let card_id = card["cardId"].as_i64().unwrap();
-        let pan = String::from_utf8(
-            api.state
-                .keys()
-                .decrypt(&api.state.card(card_id).unwrap().lock().card.pan_encrypted)
-                .unwrap(),
-        )
-        .unwrap();
+    each_store(|database| async move {
+        let api = start(&database.url, tempfile::tempdir().unwrap(), &down_url().await).await;
+        let pan = deposit_card_under_a_watched_deposit(&api).await;
         // Approved although the webhook is unreachable: the switch never waits for it.
         let mut switch = api.connect().await;
         let answer = switch.exchange(&Tx::authorization(&pan, 6_000)).await;
@@ -323,19 +424,7 @@ async fn an_authorization_crossing_is_recorded_and_delivered_after_a_restart() {
         assert_eq!(recorded.len(), 1, "14 000 available under a 15 000 threshold");
         let id = recorded[0].id.clone();
         // Attempts fail and are recorded; the operator sees it undelivered with the last error.
-        let operator = api.admin_with("ops.restart-outbox", "OPERATOR", None).await;
-        let mut undelivered = Value::Null;
-        for _ in 0..3_000 {
-            let (_, listed) = admin_get(&api, &operator, "/admin/notifications?status=undelivered").await;
-            undelivered = listed;
-            if undelivered[0]["attempts"]
-                .as_u64()
-                .is_some_and(|attempts| attempts >= 2)
-            {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let undelivered = undelivered_after_two_attempts(&api).await;
         assert_eq!(
             (
                 &undelivered[0]["id"],
@@ -362,7 +451,8 @@ async fn an_authorization_crossing_is_recorded_and_delivered_after_a_restart() {
         assert_eq!(api.state.notifications().len(), 1, "a restart does not notify again");
         api.state.check_invariants().unwrap();
         api.stop().await;
-    }
+    })
+    .await;
 }
 
 crate::support::on_every_store!(partner_balances_are_opened_by_the_partner_or_an_operator, over_https);
