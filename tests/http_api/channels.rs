@@ -102,9 +102,12 @@ async fn a_certificate_from_another_ca_fails_the_handshake(api: &Api) {
     );
 }
 
-crate::support::on_every_store!(every_error_is_json_with_a_stable_code, over_https);
-async fn every_error_is_json_with_a_stable_code(api: &Api) {
-    let code = |body: &Value| body["code"].as_str().unwrap_or("").to_owned();
+fn code(body: &Value) -> String {
+    body["code"].as_str().unwrap_or("").to_owned()
+}
+
+crate::support::on_every_store!(an_unknown_route_or_method_is_answered_with_a_json_code, over_https);
+async fn an_unknown_route_or_method_is_answered_with_a_json_code(api: &Api) {
     let (status, body) = api
         .call(&api.anonymous, Method::GET, "/no/such/route", None, None)
         .await;
@@ -115,7 +118,10 @@ async fn every_error_is_json_with_a_stable_code(api: &Api) {
         (status, code(&body)),
         (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED".into())
     );
+}
 
+crate::support::on_every_store!(an_invalid_or_unknown_field_is_named_in_the_validation_error, over_https);
+async fn an_invalid_or_unknown_field_is_named_in_the_validation_error(api: &Api) {
     let (status, body) = api
         .partner_post("/lifecycle/v1/users", json!({"email": "not-an-email"}))
         .await;
@@ -133,7 +139,13 @@ async fn every_error_is_json_with_a_stable_code(api: &Api) {
         body["message"].as_str().unwrap().starts_with("nickname: unknown field"),
         "{body}"
     );
+}
 
+crate::support::on_every_store!(
+    a_missing_nested_field_a_malformed_date_and_a_non_numeric_id_are_named,
+    over_https
+);
+async fn a_missing_nested_field_a_malformed_date_and_a_non_numeric_id_are_named(api: &Api) {
     let user = api.user("crm-err").await;
     let mut missing = kyc_body("1990-05-17", "ABA300000");
     missing["address"].as_object_mut().unwrap().remove("city");
@@ -156,7 +168,13 @@ async fn every_error_is_json_with_a_stable_code(api: &Api) {
         (StatusCode::BAD_REQUEST, "VALIDATION_FAILED".into())
     );
     assert!(body["message"].as_str().unwrap().starts_with("userId:"), "{body}");
+}
 
+crate::support::on_every_store!(
+    malformed_json_and_a_body_of_no_type_are_answered_with_their_codes,
+    over_https
+);
+async fn malformed_json_and_a_body_of_no_type_are_answered_with_their_codes(api: &Api) {
     let malformed = api
         .partner
         .post(api.url("/lifecycle/v1/users"))
@@ -176,7 +194,10 @@ async fn every_error_is_json_with_a_stable_code(api: &Api) {
         .unwrap();
     assert_eq!(untyped.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(code(&untyped.json().await.unwrap()), "UNSUPPORTED_MEDIA_TYPE");
+}
 
+crate::support::on_every_store!(a_body_over_the_configured_limit_is_answered_413, over_https);
+async fn a_body_over_the_configured_limit_is_answered_413(api: &Api) {
     // The configured body limit (16 KiB in these tests) holds, announced or not.
     let big = json!({"externalId": "x".repeat(20_000)});
     let (status, body) = api.partner_post("/lifecycle/v1/users", big).await;
