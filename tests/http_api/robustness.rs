@@ -306,65 +306,79 @@ async fn operations(api: &Api, fixture: &Fixture) -> Vec<Operation> {
     let mut operations = Vec::new();
     for (template, item) in document["paths"].as_object().unwrap() {
         for (method, spec) in item.as_object().unwrap() {
-            let security: Vec<&str> = spec["security"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|requirement| requirement.as_object()?.keys().next().map(String::as_str))
-                .collect();
-            let channel = if security.contains(&"clientCertificate") || template.starts_with("/secure") {
-                Channel::Partner
-            } else if security.contains(&"session") && template.starts_with("/customers/me") {
-                Channel::Mobile
-            } else if security.contains(&"session") {
-                Channel::Admin
-            } else {
-                Channel::Public
-            };
-            let params = spec["parameters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|parameter| parameter["in"] == "path")
-                .map(|parameter| {
-                    (
-                        parameter["name"].as_str().unwrap().to_owned(),
-                        parameter["schema"]["type"] == "integer",
-                    )
-                })
-                .collect();
-            let body = spec["requestBody"]["content"]["application/json"]["schema"]
-                .as_object()
-                .map(|_| {
-                    let schema = &spec["requestBody"]["content"]["application/json"]["schema"];
-                    let optional = schema["oneOf"]
-                        .as_array()
-                        .is_some_and(|variants| variants.iter().any(|variant| variant["type"] == "null"));
-                    let jwe = resolve(&document, schema) == &document["components"]["schemas"]["EncryptedBody"];
-                    let sealed = jwe.then(|| sealed_plaintext(template, fixture));
-                    let skeleton = match &sealed {
-                        Some(plaintext) => fixture.jwe.seal(plaintext, KeyAlgorithm::RsaOaep256),
-                        None => skeleton(&document, schema),
-                    };
-                    BodySpec {
-                        skeleton,
-                        optional,
-                        jwe,
-                        sealed,
-                    }
-                });
             operations.push(Operation {
                 method: Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
                 template: template.clone(),
-                channel,
-                params,
-                body,
+                channel: channel_of(template, spec),
+                params: path_params(spec),
+                body: body_spec(&document, template, spec, fixture),
             });
         }
     }
-    // Routes the Admin role may not use (an operator's: partner balances, which take a body) go
-    // with the operator. Only routes with a body are probed (one without could act, like a logout).
-    for operation in &mut operations {
+    with_operators_routes(api, fixture, &mut operations).await;
+    operations
+}
+
+/// The channel an operation is documented for, by its security requirements and path.
+fn channel_of(template: &str, spec: &Value) -> Channel {
+    let security: Vec<&str> = spec["security"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|requirement| requirement.as_object()?.keys().next().map(String::as_str))
+        .collect();
+    if security.contains(&"clientCertificate") || template.starts_with("/secure") {
+        Channel::Partner
+    } else if security.contains(&"session") && template.starts_with("/customers/me") {
+        Channel::Mobile
+    } else if security.contains(&"session") {
+        Channel::Admin
+    } else {
+        Channel::Public
+    }
+}
+
+/// (name, integer?) of each path parameter, in order.
+fn path_params(spec: &Value) -> Vec<(String, bool)> {
+    spec["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|parameter| parameter["in"] == "path")
+        .map(|parameter| {
+            (
+                parameter["name"].as_str().unwrap().to_owned(),
+                parameter["schema"]["type"] == "integer",
+            )
+        })
+        .collect()
+}
+
+/// The body an operation takes, if any: its skeleton (sealed for a JWE route) and whether it is optional.
+fn body_spec(document: &Value, template: &str, spec: &Value, fixture: &Fixture) -> Option<BodySpec> {
+    let schema = &spec["requestBody"]["content"]["application/json"]["schema"];
+    schema.as_object()?;
+    let optional = schema["oneOf"]
+        .as_array()
+        .is_some_and(|variants| variants.iter().any(|variant| variant["type"] == "null"));
+    let jwe = resolve(document, schema) == &document["components"]["schemas"]["EncryptedBody"];
+    let sealed = jwe.then(|| sealed_plaintext(template, fixture));
+    let skeleton = match &sealed {
+        Some(plaintext) => fixture.jwe.seal(plaintext, KeyAlgorithm::RsaOaep256),
+        None => skeleton(document, schema),
+    };
+    Some(BodySpec {
+        skeleton,
+        optional,
+        jwe,
+        sealed,
+    })
+}
+
+/// Routes the Admin role may not use (an operator's: partner balances, which take a body) go with
+/// the operator. Only routes with a body are probed (one without could act, like a logout).
+async fn with_operators_routes(api: &Api, fixture: &Fixture, operations: &mut [Operation]) {
+    for operation in operations {
         if operation.channel == Channel::Admin && operation.body.is_some() {
             // Only ids that do not parse and a body that is not JSON: the probe does nothing.
             let path = operation
@@ -385,7 +399,6 @@ async fn operations(api: &Api, fixture: &Fixture) -> Vec<Operation> {
             }
         }
     }
-    operations
 }
 
 /// The plaintext a JWE route's envelope carries (not in the document, which describes the envelope).
@@ -552,14 +565,33 @@ fn bad_body(skeleton: Value) -> BoxedStrategy<Bad> {
     let (mut fields, mut objects) = (Vec::new(), Vec::new());
     paths(&skeleton, &mut Vec::new(), &mut fields, &mut objects);
     fields.retain(|path| !wrong_types(at_mut(&mut skeleton.clone(), path)).is_empty());
-    let text = serde_json::to_vec(&skeleton).unwrap();
+    let mut strategies = malformed(&serde_json::to_vec(&skeleton).unwrap());
+    if !fields.is_empty() {
+        let first = fields_first_key(&skeleton);
+        strategies.push(wrong_type(skeleton.clone(), fields));
+        strategies.push(
+            (1..300usize)
+                .prop_map(move |depth| {
+                    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+                    Bad::Nested(format!("{{\"{first}\": {nested}}}").into_bytes())
+                })
+                .boxed(),
+        );
+    }
+    strategies.push(unknown_field(skeleton, objects));
+    proptest::strategy::Union::new(strategies).boxed()
+}
+
+/// Bodies that are not JSON: the valid `text` cut short or with garbage after it, and tokens wrong
+/// before any key is known.
+fn malformed(text: &[u8]) -> Vec<BoxedStrategy<Bad>> {
     let length = text.len();
     let truncated = {
-        let text = text.clone();
+        let text = text.to_vec();
         (0..length).prop_map(move |cut| Bad::Malformed(text[..cut].to_vec()))
     };
     let garbage = {
-        let text = text.clone();
+        let text = text.to_vec();
         prop_oneof![
             Just(b"x".to_vec()),
             Just(b"}".to_vec()),
@@ -587,58 +619,48 @@ fn bad_body(skeleton: Value) -> BoxedStrategy<Bad> {
         "x[a-zA-Z]{0,11}".prop_map(|word| word.into_bytes()),
     ]
     .prop_map(Bad::Malformed);
-    let mut strategies: Vec<BoxedStrategy<Bad>> = vec![truncated.boxed(), garbage.boxed(), tokens.boxed()];
-    if !fields.is_empty() {
-        let first = fields_first_key(&skeleton);
-        let shaped = skeleton.clone();
-        let count = fields.len();
-        strategies.push(
-            (0..count, 0..4usize)
-                .prop_map(move |(index, kind)| {
-                    let path = &fields[index];
-                    let mut body = shaped.clone();
-                    let value = at_mut(&mut body, path);
-                    let wrong = wrong_types(value);
-                    *value = wrong[kind % wrong.len()].clone();
-                    Bad::WrongType {
-                        body,
-                        field: field_name(path),
-                    }
-                })
-                .boxed(),
-        );
-        strategies.push(
-            (1..300usize)
-                .prop_map(move |depth| {
-                    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-                    Bad::Nested(format!("{{\"{first}\": {nested}}}").into_bytes())
-                })
-                .boxed(),
-        );
-    }
-    let skeleton_for_unknown = skeleton.clone();
+    vec![truncated.boxed(), garbage.boxed(), tokens.boxed()]
+}
+
+/// The skeleton with one of its `fields` of a wrong JSON type.
+fn wrong_type(shaped: Value, fields: Vec<Vec<Step>>) -> BoxedStrategy<Bad> {
+    let count = fields.len();
+    (0..count, 0..4usize)
+        .prop_map(move |(index, kind)| {
+            let path = &fields[index];
+            let mut body = shaped.clone();
+            let value = at_mut(&mut body, path);
+            let wrong = wrong_types(value);
+            *value = wrong[kind % wrong.len()].clone();
+            Bad::WrongType {
+                body,
+                field: field_name(path),
+            }
+        })
+        .boxed()
+}
+
+/// The skeleton with a field no schema knows in one of its `objects`.
+fn unknown_field(skeleton: Value, objects: Vec<Vec<Step>>) -> BoxedStrategy<Bad> {
     let count = objects.len();
-    strategies.push(
-        (
-            0..count,
-            "[a-z]{1,10}",
-            prop_oneof![
-                Just(json!(1)),
-                Just(json!("x")),
-                Just(json!(null)),
-                Just(json!({"y": []}))
-            ],
-        )
-            .prop_map(move |(index, name, value)| {
-                let mut body = skeleton_for_unknown.clone();
-                let field = format!("x_{name}");
-                at_mut(&mut body, &objects[index])[field.as_str()] = value;
-                let object = field_name(&objects[index]);
-                Bad::Unknown { body, field, object }
-            })
-            .boxed(),
-    );
-    proptest::strategy::Union::new(strategies).boxed()
+    (
+        0..count,
+        "[a-z]{1,10}",
+        prop_oneof![
+            Just(json!(1)),
+            Just(json!("x")),
+            Just(json!(null)),
+            Just(json!({"y": []}))
+        ],
+    )
+        .prop_map(move |(index, name, value)| {
+            let mut body = skeleton.clone();
+            let field = format!("x_{name}");
+            at_mut(&mut body, &objects[index])[field.as_str()] = value;
+            let object = field_name(&objects[index]);
+            Bad::Unknown { body, field, object }
+        })
+        .boxed()
 }
 
 fn fields_first_key(skeleton: &Value) -> String {
