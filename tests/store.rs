@@ -213,107 +213,166 @@ impl Oracle {
 
     fn apply(&mut self, changes: &[Change]) {
         for change in changes {
-            match change.clone() {
-                Change::UpsertPartner(partner) => {
-                    self.partners.insert(partner.id.clone(), partner);
-                }
-                Change::UpsertProgram(program) => {
-                    self.programs.insert(program.id.clone(), program);
-                }
-                Change::InsertCustomer(customer) => {
-                    self.customers.insert(customer.id, customer);
-                }
-                Change::UpdateCustomerKyc {
-                    customer_id,
-                    kyc_status,
-                } => self.customers.get_mut(&customer_id).unwrap().kyc_status = kyc_status,
-                Change::InsertCorporation(corporation) => {
-                    self.corporations.insert(corporation.id, corporation);
-                }
-                Change::UpdateCorporationKyb {
-                    corporation_id,
-                    kyb_status,
-                } => self.corporations.get_mut(&corporation_id).unwrap().kyb_status = kyb_status,
-                Change::InsertBalance(balance) => {
-                    self.balances.insert(balance.id, balance);
-                }
-                Change::BalanceDelta {
-                    balance_id,
-                    ledger,
-                    held,
-                } => {
-                    let balance = self.balances.get_mut(&balance_id).unwrap();
-                    balance.ledger += ledger;
-                    balance.held += held;
-                }
-                Change::UpdateBalanceState { balance_id, state } => {
-                    self.balances.get_mut(&balance_id).unwrap().state = state
-                }
-                Change::UpdateBalanceThreshold { balance_id, threshold } => {
-                    self.balances.get_mut(&balance_id).unwrap().low_balance_threshold = threshold
-                }
-                Change::InsertCard(card) => {
-                    self.cards.insert(card.id, card);
-                }
-                Change::UpdateCard(update) => {
-                    let card = self.cards.get_mut(&update.card_id).unwrap();
-                    card.status = update.status;
-                    card.cvc_encrypted = update.cvc_encrypted;
-                    card.pin_verification = update.pin_verification;
-                    card.pin_tries = update.pin_tries;
-                }
-                Change::InsertHold(hold) => {
-                    self.holds.insert(hold.id, hold);
-                }
-                // The fee tables have their own round-trip checks (tests/fees.rs).
-                Change::InsertFeeSchedule(_)
-                | Change::InsertFxRate(_)
-                | Change::InsertFeeEntry(_)
-                | Change::InsertHoldFee(_) => {}
-                Change::UpdateHold {
-                    hold_id,
-                    remaining,
-                    status,
-                } => {
-                    let hold = self.holds.get_mut(&hold_id).unwrap();
-                    hold.remaining = remaining;
-                    hold.status = status;
-                }
-                Change::InsertTransfer(transfer) => {
-                    self.transfers.insert(transfer.id, transfer);
-                }
-                Change::RecordAnswer(answer) => {
-                    self.answers.entry(answer.transaction).or_insert(answer);
-                }
-                Change::UpsertCustomerProfile(profile) => {
-                    self.profiles.insert(profile.customer_id, profile);
-                }
-                Change::UpsertInstallation(installation) => {
-                    self.installations.insert(installation.id.clone(), installation);
-                }
-                Change::UpsertSession(session) => {
-                    self.sessions.insert(session.token_hash, session);
-                }
-                Change::ForgetSessionsBefore(cutoff) => self.sessions.retain(|_, session| session.expires_at >= cutoff),
-                Change::UpsertAdmin(admin) => {
-                    self.admins.insert(admin.id.clone(), admin);
-                }
-                Change::UpsertKycSubmission(submission) => {
-                    self.kyc_submissions.insert(submission.id.clone(), submission);
-                }
-                Change::InsertCorporationDetails(details) => {
-                    self.corporation_details.insert(details.corporation_id, details);
-                }
-                Change::InsertKybTransition(transition) => {
-                    self.kyb_transitions.insert(transition.id.clone(), transition);
-                }
-                Change::UpsertNotification(notification) => {
-                    self.notifications.insert(notification.id.clone(), notification);
-                }
-                Change::UpsertCardRequest(request) => {
-                    self.card_requests.insert(request.id.clone(), request);
-                }
+            self.apply_one(change.clone());
+        }
+    }
+
+    /// Every variant named, so a new one does not compile until the model knows it.
+    fn apply_one(&mut self, change: Change) {
+        match change {
+            Change::UpsertPartner(_)
+            | Change::UpsertProgram(_)
+            | Change::InsertCustomer(_)
+            | Change::UpdateCustomerKyc { .. }
+            | Change::InsertCorporation(_)
+            | Change::UpdateCorporationKyb { .. } => self.apply_party(change),
+            Change::InsertBalance(_)
+            | Change::BalanceDelta { .. }
+            | Change::UpdateBalanceState { .. }
+            | Change::UpdateBalanceThreshold { .. }
+            | Change::InsertTransfer(_) => self.apply_money(change),
+            Change::InsertCard(_)
+            | Change::UpdateCard(_)
+            | Change::InsertHold(_)
+            | Change::UpdateHold { .. }
+            | Change::RecordAnswer(_)
+            | Change::UpsertCardRequest(_) => self.apply_card(change),
+            // The fee tables have their own round-trip checks (tests/fees.rs).
+            Change::InsertFeeSchedule(_)
+            | Change::InsertFxRate(_)
+            | Change::InsertFeeEntry(_)
+            | Change::InsertHoldFee(_) => {}
+            Change::UpsertCustomerProfile(_)
+            | Change::UpsertInstallation(_)
+            | Change::UpsertSession(_)
+            | Change::ForgetSessionsBefore(_)
+            | Change::UpsertAdmin(_)
+            | Change::UpsertKycSubmission(_)
+            | Change::InsertCorporationDetails(_)
+            | Change::InsertKybTransition(_)
+            | Change::UpsertNotification(_) => self.apply_lifecycle(change),
+        }
+    }
+
+    /// Partners, programs, customers and corporations.
+    fn apply_party(&mut self, change: Change) {
+        match change {
+            Change::UpsertPartner(partner) => {
+                self.partners.insert(partner.id.clone(), partner);
             }
+            Change::UpsertProgram(program) => {
+                self.programs.insert(program.id.clone(), program);
+            }
+            Change::InsertCustomer(customer) => {
+                self.customers.insert(customer.id, customer);
+            }
+            Change::UpdateCustomerKyc {
+                customer_id,
+                kyc_status,
+            } => self.customers.get_mut(&customer_id).unwrap().kyc_status = kyc_status,
+            Change::InsertCorporation(corporation) => {
+                self.corporations.insert(corporation.id, corporation);
+            }
+            Change::UpdateCorporationKyb {
+                corporation_id,
+                kyb_status,
+            } => self.corporations.get_mut(&corporation_id).unwrap().kyb_status = kyb_status,
+            other => unreachable!("not a party change: {other:?}"),
+        }
+    }
+
+    /// Balances and transfers.
+    fn apply_money(&mut self, change: Change) {
+        match change {
+            Change::InsertBalance(balance) => {
+                self.balances.insert(balance.id, balance);
+            }
+            Change::BalanceDelta {
+                balance_id,
+                ledger,
+                held,
+            } => {
+                let balance = self.balances.get_mut(&balance_id).unwrap();
+                balance.ledger += ledger;
+                balance.held += held;
+            }
+            Change::UpdateBalanceState { balance_id, state } => {
+                self.balances.get_mut(&balance_id).unwrap().state = state
+            }
+            Change::UpdateBalanceThreshold { balance_id, threshold } => {
+                self.balances.get_mut(&balance_id).unwrap().low_balance_threshold = threshold
+            }
+            Change::InsertTransfer(transfer) => {
+                self.transfers.insert(transfer.id, transfer);
+            }
+            other => unreachable!("not a money change: {other:?}"),
+        }
+    }
+
+    /// Cards, their holds and answers, and asynchronous card requests.
+    fn apply_card(&mut self, change: Change) {
+        match change {
+            Change::InsertCard(card) => {
+                self.cards.insert(card.id, card);
+            }
+            Change::UpdateCard(update) => {
+                let card = self.cards.get_mut(&update.card_id).unwrap();
+                card.status = update.status;
+                card.cvc_encrypted = update.cvc_encrypted;
+                card.pin_verification = update.pin_verification;
+                card.pin_tries = update.pin_tries;
+            }
+            Change::InsertHold(hold) => {
+                self.holds.insert(hold.id, hold);
+            }
+            Change::UpdateHold {
+                hold_id,
+                remaining,
+                status,
+            } => {
+                let hold = self.holds.get_mut(&hold_id).unwrap();
+                hold.remaining = remaining;
+                hold.status = status;
+            }
+            Change::RecordAnswer(answer) => {
+                self.answers.entry(answer.transaction).or_insert(answer);
+            }
+            Change::UpsertCardRequest(request) => {
+                self.card_requests.insert(request.id.clone(), request);
+            }
+            other => unreachable!("not a card change: {other:?}"),
+        }
+    }
+
+    /// Profiles, devices, sessions, administrators, KYC and KYB records, and the outbox.
+    fn apply_lifecycle(&mut self, change: Change) {
+        match change {
+            Change::UpsertCustomerProfile(profile) => {
+                self.profiles.insert(profile.customer_id, profile);
+            }
+            Change::UpsertInstallation(installation) => {
+                self.installations.insert(installation.id.clone(), installation);
+            }
+            Change::UpsertSession(session) => {
+                self.sessions.insert(session.token_hash, session);
+            }
+            Change::ForgetSessionsBefore(cutoff) => self.sessions.retain(|_, session| session.expires_at >= cutoff),
+            Change::UpsertAdmin(admin) => {
+                self.admins.insert(admin.id.clone(), admin);
+            }
+            Change::UpsertKycSubmission(submission) => {
+                self.kyc_submissions.insert(submission.id.clone(), submission);
+            }
+            Change::InsertCorporationDetails(details) => {
+                self.corporation_details.insert(details.corporation_id, details);
+            }
+            Change::InsertKybTransition(transition) => {
+                self.kyb_transitions.insert(transition.id.clone(), transition);
+            }
+            Change::UpsertNotification(notification) => {
+                self.notifications.insert(notification.id.clone(), notification);
+            }
+            other => unreachable!("not a lifecycle change: {other:?}"),
         }
     }
 
@@ -653,104 +712,183 @@ async fn migrations_run_twice_are_idempotent() {
     .await;
 }
 
+/// [`base`] and one of every kind of change on top of it: customers and corporations with their KYC and KYB
+/// updates, a balance of each kind (a threshold set and cleared, one blocked, one bound to a
+/// program), a locked physical card and a card update, holds (one on a partner deposit) and their
+/// update, transfers, and answers (one with no details).
+fn core_changes() -> Vec<Change> {
+    let mut kyb_corporation = corporation(3);
+    kyb_corporation.kyb_status = KybStatus::OnHold;
+    let mut anonymous = customer(2);
+    anonymous.external_ref = None;
+    let mut threshold = balance(5, BalanceKind::PartnerCredit, Owner::Partner(PARTNER.into()));
+    threshold.low_balance_threshold = Some(100_000);
+    threshold.ledger = 1_000_000;
+    let mut locked = card(2, 3);
+    locked.status = CardStatus::Locked(LockReason::OfflinePinTriesExceeded);
+    locked.kind = CardKind::Physical;
+    locked.pin_verification = None;
+    locked.pin_tries = 3;
+    let mut no_answer_details = answer(3, T0 + 3, None);
+    no_answer_details.action_code = *b"9114";
+    no_answer_details.approval_code = None;
+    no_answer_details.available = None;
+    no_answer_details.mti = 420;
+    let mut deposit_hold = hold(2, 2, 2, 3, 2_500);
+    deposit_hold.partner_balance_id = Some(2);
+    let mut bound = user_balance(6, 2);
+    bound.program_id = Some(program().id);
+    let mut changes = base();
+    changes.extend([
+        Change::InsertCustomer(anonymous),
+        Change::UpdateCustomerKyc {
+            customer_id: 1,
+            kyc_status: KycStatus::Verified,
+        },
+        Change::InsertCorporation(kyb_corporation),
+        Change::UpdateCorporationKyb {
+            corporation_id: 3,
+            kyb_status: KybStatus::Approved,
+        },
+        Change::InsertBalance(balance(3, BalanceKind::Corporate, Owner::Corporation(3))),
+        Change::InsertBalance(balance(4, BalanceKind::System, Owner::System("settlement".into()))),
+        Change::InsertBalance(threshold),
+        Change::InsertBalance(bound),
+        Change::BalanceDelta {
+            balance_id: 1,
+            ledger: 10_000,
+            held: 0,
+        },
+        Change::UpdateBalanceState {
+            balance_id: 6,
+            state: BalanceState::Blocked,
+        },
+        // Cleared (NULL) on one balance, set on another.
+        Change::UpdateBalanceThreshold {
+            balance_id: 5,
+            threshold: None,
+        },
+        Change::UpdateBalanceThreshold {
+            balance_id: 3,
+            threshold: Some(7),
+        },
+        Change::InsertCard(locked),
+        Change::UpdateCard(CardUpdate {
+            card_id: 1,
+            status: CardStatus::Locked(LockReason::Stolen),
+            cvc_encrypted: vec![4; 31],
+            pin_verification: Some([9; 32]),
+            pin_tries: 1,
+        }),
+        Change::InsertHold(hold(1, 1, 1, 1, 700)),
+        Change::InsertHold(deposit_hold),
+        Change::UpdateHold {
+            hold_id: 1,
+            remaining: 0,
+            status: HoldStatus::Completed,
+        },
+        Change::InsertTransfer(Transfer {
+            id: 1,
+            kind: TransferKind::ExternalLoad,
+            debit_balance_id: None,
+            credit_balance_id: 1,
+            amount: 10_000,
+            transaction: None,
+            hold_id: None,
+            created_at: T0 + 1,
+        }),
+        Change::InsertTransfer(Transfer {
+            id: 2,
+            kind: TransferKind::CardDebit,
+            debit_balance_id: Some(1),
+            credit_balance_id: 4,
+            amount: 700,
+            transaction: Some(transaction(1)),
+            hold_id: Some(1),
+            created_at: T0 + 2,
+        }),
+        Change::RecordAnswer(answer(1, T0 + 1, Some(1))),
+        Change::RecordAnswer(answer(2, T0 + 2, Some(2))),
+        Change::RecordAnswer(no_answer_details),
+    ]);
+    changes
+}
+
+/// The outbox and asynchronous card requests, inserted, then updated (the last write wins): the
+/// two batches, with their checks between them.
+async fn outbox_and_card_requests(db: &TestStore, oracle: &mut Oracle) {
+    let notification = Notification {
+        id: "0190c0de-0000-7000-8000-00000000n001".into(),
+        partner_id: PARTNER.into(),
+        balance_id: 5,
+        event: EVENT_PARTNER_BALANCE_LOW.into(),
+        payload: r#"{"id":"0190c0de-0000-7000-8000-00000000n001","available":99}"#.into(),
+        created_at: T0 + 3,
+        attempts: 0,
+        next_attempt_at: T0 + 3,
+        last_error: None,
+        delivered_at: None,
+    };
+    let request = |id: &str, created_at| CardRequestRecord {
+        id: id.into(),
+        customer_id: 1,
+        balance_id: 1,
+        program_id: Some(program().id),
+        status: CardRequestStatus::Pending,
+        card_id: None,
+        error: None,
+        created_at,
+    };
+    commit(
+        &db.store,
+        oracle,
+        &[
+            Change::UpsertNotification(notification.clone()),
+            Change::UpsertCardRequest(request("req-old-pending", T0 - 10)),
+            Change::UpsertCardRequest(request("req-done", T0 + 4)),
+            Change::UpsertCardRequest(request("req-failed", T0 - 5)),
+        ],
+    )
+    .await;
+    oracle.check(&db.store, 0).await;
+    let retried = Notification {
+        attempts: 2,
+        next_attempt_at: T0 + 2_000,
+        last_error: Some("HTTP 503".into()),
+        ..notification.clone()
+    };
+    let delivered = Notification {
+        attempts: 3,
+        delivered_at: Some(T0 + 3_000),
+        ..retried.clone()
+    };
+    commit(
+        &db.store,
+        oracle,
+        &[
+            Change::UpsertNotification(retried),
+            Change::UpsertNotification(delivered),
+            Change::UpsertCardRequest(CardRequestRecord {
+                status: CardRequestStatus::Done,
+                card_id: Some(1),
+                ..request("req-done", T0 + 4)
+            }),
+            Change::UpsertCardRequest(CardRequestRecord {
+                status: CardRequestStatus::Failed,
+                error: Some(r#"{"code":"KYC_NOT_VERIFIED","message":"no"}"#.into()),
+                ..request("req-failed", T0 - 5)
+            }),
+        ],
+    )
+    .await;
+    oracle.check(&db.store, 0).await;
+}
+
 #[tokio::test]
 async fn every_change_round_trips() {
     each_store(|db| async move {
         let mut oracle = Oracle::default();
-        let mut kyb_corporation = corporation(3);
-        kyb_corporation.kyb_status = KybStatus::OnHold;
-        let mut anonymous = customer(2);
-        anonymous.external_ref = None;
-        let mut threshold = balance(5, BalanceKind::PartnerCredit, Owner::Partner(PARTNER.into()));
-        threshold.low_balance_threshold = Some(100_000);
-        threshold.ledger = 1_000_000;
-        let mut locked = card(2, 3);
-        locked.status = CardStatus::Locked(LockReason::OfflinePinTriesExceeded);
-        locked.kind = CardKind::Physical;
-        locked.pin_verification = None;
-        locked.pin_tries = 3;
-        let mut no_answer_details = answer(3, T0 + 3, None);
-        no_answer_details.action_code = *b"9114";
-        no_answer_details.approval_code = None;
-        no_answer_details.available = None;
-        no_answer_details.mti = 420;
-        let mut deposit_hold = hold(2, 2, 2, 3, 2_500);
-        deposit_hold.partner_balance_id = Some(2);
-        let mut bound = user_balance(6, 2);
-        bound.program_id = Some(program().id);
-        let mut changes = base();
-        changes.extend([
-            Change::InsertCustomer(anonymous),
-            Change::UpdateCustomerKyc {
-                customer_id: 1,
-                kyc_status: KycStatus::Verified,
-            },
-            Change::InsertCorporation(kyb_corporation),
-            Change::UpdateCorporationKyb {
-                corporation_id: 3,
-                kyb_status: KybStatus::Approved,
-            },
-            Change::InsertBalance(balance(3, BalanceKind::Corporate, Owner::Corporation(3))),
-            Change::InsertBalance(balance(4, BalanceKind::System, Owner::System("settlement".into()))),
-            Change::InsertBalance(threshold),
-            Change::InsertBalance(bound),
-            Change::BalanceDelta {
-                balance_id: 1,
-                ledger: 10_000,
-                held: 0,
-            },
-            Change::UpdateBalanceState {
-                balance_id: 6,
-                state: BalanceState::Blocked,
-            },
-            // Cleared (NULL) on one balance, set on another.
-            Change::UpdateBalanceThreshold {
-                balance_id: 5,
-                threshold: None,
-            },
-            Change::UpdateBalanceThreshold {
-                balance_id: 3,
-                threshold: Some(7),
-            },
-            Change::InsertCard(locked),
-            Change::UpdateCard(CardUpdate {
-                card_id: 1,
-                status: CardStatus::Locked(LockReason::Stolen),
-                cvc_encrypted: vec![4; 31],
-                pin_verification: Some([9; 32]),
-                pin_tries: 1,
-            }),
-            Change::InsertHold(hold(1, 1, 1, 1, 700)),
-            Change::InsertHold(deposit_hold),
-            Change::UpdateHold {
-                hold_id: 1,
-                remaining: 0,
-                status: HoldStatus::Completed,
-            },
-            Change::InsertTransfer(Transfer {
-                id: 1,
-                kind: TransferKind::ExternalLoad,
-                debit_balance_id: None,
-                credit_balance_id: 1,
-                amount: 10_000,
-                transaction: None,
-                hold_id: None,
-                created_at: T0 + 1,
-            }),
-            Change::InsertTransfer(Transfer {
-                id: 2,
-                kind: TransferKind::CardDebit,
-                debit_balance_id: Some(1),
-                credit_balance_id: 4,
-                amount: 700,
-                transaction: Some(transaction(1)),
-                hold_id: Some(1),
-                created_at: T0 + 2,
-            }),
-            Change::RecordAnswer(answer(1, T0 + 1, Some(1))),
-            Change::RecordAnswer(answer(2, T0 + 2, Some(2))),
-            Change::RecordAnswer(no_answer_details),
-        ]);
+        let changes = core_changes();
         commit(&db.store, &mut oracle, &changes).await;
         oracle.check(&db.store, 0).await;
 
@@ -778,71 +916,7 @@ async fn every_change_round_trips() {
         oracle.check(&db.store, 0).await;
 
         // The outbox and asynchronous card requests: inserted, then updated (the last write wins).
-        let notification = Notification {
-            id: "0190c0de-0000-7000-8000-00000000n001".into(),
-            partner_id: PARTNER.into(),
-            balance_id: 5,
-            event: EVENT_PARTNER_BALANCE_LOW.into(),
-            payload: r#"{"id":"0190c0de-0000-7000-8000-00000000n001","available":99}"#.into(),
-            created_at: T0 + 3,
-            attempts: 0,
-            next_attempt_at: T0 + 3,
-            last_error: None,
-            delivered_at: None,
-        };
-        let request = |id: &str, created_at| CardRequestRecord {
-            id: id.into(),
-            customer_id: 1,
-            balance_id: 1,
-            program_id: Some(program().id),
-            status: CardRequestStatus::Pending,
-            card_id: None,
-            error: None,
-            created_at,
-        };
-        commit(
-            &db.store,
-            &mut oracle,
-            &[
-                Change::UpsertNotification(notification.clone()),
-                Change::UpsertCardRequest(request("req-old-pending", T0 - 10)),
-                Change::UpsertCardRequest(request("req-done", T0 + 4)),
-                Change::UpsertCardRequest(request("req-failed", T0 - 5)),
-            ],
-        )
-        .await;
-        oracle.check(&db.store, 0).await;
-        let retried = Notification {
-            attempts: 2,
-            next_attempt_at: T0 + 2_000,
-            last_error: Some("HTTP 503".into()),
-            ..notification.clone()
-        };
-        let delivered = Notification {
-            attempts: 3,
-            delivered_at: Some(T0 + 3_000),
-            ..retried.clone()
-        };
-        commit(
-            &db.store,
-            &mut oracle,
-            &[
-                Change::UpsertNotification(retried),
-                Change::UpsertNotification(delivered),
-                Change::UpsertCardRequest(CardRequestRecord {
-                    status: CardRequestStatus::Done,
-                    card_id: Some(1),
-                    ..request("req-done", T0 + 4)
-                }),
-                Change::UpsertCardRequest(CardRequestRecord {
-                    status: CardRequestStatus::Failed,
-                    error: Some(r#"{"code":"KYC_NOT_VERIFIED","message":"no"}"#.into()),
-                    ..request("req-failed", T0 - 5)
-                }),
-            ],
-        )
-        .await;
-        oracle.check(&db.store, 0).await;
+        outbox_and_card_requests(&db, &mut oracle).await;
         // Finished requests older than the cutoff are not loaded; a pending one always is.
         oracle.check(&db.store, T0).await;
         // A restart reads the same, also with a pool of one connection (tables read one by one).
@@ -939,13 +1013,24 @@ async fn last_update_of_a_row_in_a_batch_wins() {
     .await;
 }
 
-#[tokio::test]
-async fn a_failing_batch_stores_nothing() {
-    each_store(|db| async move {
-        let mut oracle = Oracle::default();
-        commit(&db.store, &mut oracle, &base()).await;
-        commit(&db.store, &mut oracle, &place_hold(1, 1, 500)).await;
+/// The store after [`base`] and a hold of 500 on card 1 (transaction 1): an oracle of it.
+async fn with_one_hold(db: &TestStore) -> Oracle {
+    let mut oracle = Oracle::default();
+    commit(&db.store, &mut oracle, &base()).await;
+    commit(&db.store, &mut oracle, &place_hold(1, 1, 500)).await;
+    oracle
+}
 
+/// The store still takes good batches after a failed one.
+async fn still_takes_good_batches(db: &TestStore, oracle: &mut Oracle) {
+    commit(&db.store, oracle, &place_hold(6, 6, 70)).await;
+    oracle.check(&db.store, 0).await;
+}
+
+#[tokio::test]
+async fn a_batch_breaking_a_unique_constraint_stores_nothing_and_names_no_values() {
+    each_store(|db| async move {
+        let mut oracle = with_one_hold(&db).await;
         // Everything a batch can carry, then a hold reusing hold 1's transaction identity.
         let mut changes = vec![
             Change::InsertCustomer(customer(2)),
@@ -985,7 +1070,16 @@ async fn a_failing_batch_stores_nothing() {
         );
         oracle.check(&db.store, 0).await;
 
-        // An update of a row that does not exist fails the batch the same way.
+        still_takes_good_batches(&db, &mut oracle).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_update_of_a_missing_row_fails_the_batch_small_or_large() {
+    each_store(|db| async move {
+        let mut oracle = with_one_hold(&db).await;
+        // An update of a row that does not exist fails the batch, as a broken constraint does.
         let mut changes = place_hold(4, 4, 10);
         changes.push(Change::BalanceDelta {
             balance_id: 99,
@@ -1015,7 +1109,16 @@ async fn a_failing_batch_stores_nothing() {
         );
         oracle.check(&db.store, 0).await;
 
-        // And so do references to rows that do not exist, from each table that has no foreign keys.
+        still_takes_good_batches(&db, &mut oracle).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reference_to_a_missing_row_fails_the_batch() {
+    each_store(|db| async move {
+        let mut oracle = with_one_hold(&db).await;
+        // References to rows that do not exist fail the batch, from each table that has no foreign keys.
         let mut orphan = hold(7, 7, 42, 1, 10);
         orphan.partner_balance_id = None;
         let mut orphan_transfer = Transfer {
@@ -1070,9 +1173,7 @@ async fn a_failing_batch_stores_nothing() {
         );
         oracle.check(&db.store, 0).await;
 
-        // The store still takes good batches afterwards.
-        commit(&db.store, &mut oracle, &place_hold(6, 6, 70)).await;
-        oracle.check(&db.store, 0).await;
+        still_takes_good_batches(&db, &mut oracle).await;
     })
     .await;
 }
@@ -1492,14 +1593,12 @@ async fn an_in_doubt_batch_is_found_by_its_marker() {
 /// finishing it), so the successor's load sees it; a batch of the earlier instance that comes after
 /// the take-over stores nothing and says why. (SQLite needs no fence: its file lock ends only with
 /// its process, and a dead process commits nothing more.)
-#[tokio::test]
-async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest() {
+/// Takes the database over while the predecessor's batch 7 is committing (every statement run and
+/// its marker written; only COMMIT left): the take-over waits for it, and the batch lands before.
+/// The predecessor's epoch, the successor and its epoch.
+async fn take_over_while_a_batch_commits(db: &TestStore) -> (i64, Store, i64) {
     use sqlx::Connection;
-    let Some(db) = TestStore::postgres().await else {
-        return;
-    };
     let predecessor = db.store.take_over().await.unwrap().expect("PostgreSQL is fenced");
-    // The predecessor's batch, every statement run and its marker written; only COMMIT is left.
     let mut committing = sqlx::PgConnection::connect(&db.url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut committing).await.unwrap();
     sqlx::query("INSERT INTO committed_batches (id) SELECT 7 FROM serving_instance WHERE epoch = $1 FOR SHARE")
@@ -1534,6 +1633,15 @@ async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest()
         successor.batch_stored(7).await.unwrap(),
         "the predecessor's batch landed before the take-over"
     );
+    (predecessor, successor, epoch)
+}
+
+#[tokio::test]
+async fn a_take_over_waits_for_the_predecessors_commit_and_fences_off_the_rest() {
+    let Some(db) = TestStore::postgres().await else {
+        return;
+    };
+    let (predecessor, successor, epoch) = take_over_while_a_batch_commits(&db).await;
 
     // From now on the predecessor's batches store nothing.
     let stale = commit_fenced(&db.store, &base(), 8, predecessor).await;
