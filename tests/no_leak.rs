@@ -104,22 +104,29 @@ async fn flow(api: &Api, external_id: &str) -> Secrets {
     assert_eq!(status, StatusCode::OK);
     cvc2s.push(jwe.open(&sealed)["cvv"].as_str().unwrap().to_owned());
 
-    let key = zone_pin_key();
-    let mut switch = api.connect().await;
-    let with_pin = Tx::authorization(&pan, 100).with_pin(&key, &pan, PIN);
-    let pin_block_hex = hex::encode_upper(with_pin.get(52).unwrap());
-    assert_eq!(switch.exchange(&with_pin).await.action(), "0000");
-    let wrong_pin = Tx::authorization(&pan, 100).with_pin(&key, &pan, "000000");
-    assert_ne!(switch.exchange(&wrong_pin).await.action(), "0000");
-    for cvc2 in &cvc2s {
-        switch.exchange(&Tx::authorization(&pan, 100).with_cvc2(cvc2)).await;
-    }
+    let pin_block_hex = authorize_with_the_secrets(api, &pan, &cvc2s).await;
     let (_, _) = api.call(&api.anonymous, Method::GET, "/metrics", None, None).await;
     Secrets {
         pan,
         cvc2s,
         pin_block_hex,
     }
+}
+
+/// Authorizations over the switch with the right PIN, a wrong one and each CVC2 the flow saw: the
+/// right PIN's block (DE 52) in hex.
+async fn authorize_with_the_secrets(api: &Api, pan: &str, cvc2s: &[String]) -> String {
+    let key = zone_pin_key();
+    let mut switch = api.connect().await;
+    let with_pin = Tx::authorization(pan, 100).with_pin(&key, pan, PIN);
+    let pin_block_hex = hex::encode_upper(with_pin.get(52).unwrap());
+    assert_eq!(switch.exchange(&with_pin).await.action(), "0000");
+    let wrong_pin = Tx::authorization(pan, 100).with_pin(&key, pan, "000000");
+    assert_ne!(switch.exchange(&wrong_pin).await.action(), "0000");
+    for cvc2 in cvc2s {
+        switch.exchange(&Tx::authorization(pan, 100).with_cvc2(cvc2)).await;
+    }
+    pin_block_hex
 }
 
 /// Every row of every table as text: strings quoted, blobs in hex, numbers as they are.
