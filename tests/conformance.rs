@@ -91,6 +91,30 @@ fn without(mut base: Fields, positions: &[usize]) -> Fields {
     base
 }
 
+/// A card lock (2304) of the test PAN.
+fn lock_request() -> Fields {
+    fields(&[
+        (2, PAN),
+        (7, "1124234500"),
+        (11, "123470"),
+        (12, "261124234500"),
+        (32, "123456"),
+        (48, "930201"),
+        (91, "1"),
+    ])
+}
+
+/// An echo test (2804).
+fn echo_request() -> Fields {
+    fields(&[
+        (7, "1124233000"),
+        (11, "000001"),
+        (12, "261124233000"),
+        (24, "831"),
+        (32, "123456"),
+    ])
+}
+
 /// Realistic messages for every MTI of the spec, per the contract.
 fn natural_corpus() -> Vec<(u16, &'static str, Fields)> {
     let purchase = request("000000", "5411", "000000012345", "123456");
@@ -110,22 +134,7 @@ fn natural_corpus() -> Vec<(u16, &'static str, Fields)> {
         &[(4, "000000010000"), (11, "123460"), (24, "401"), (56, ORIGINAL)],
     );
     let full_reversal = with(reversal.clone(), &[(24, "400"), (4, "000000012345"), (64, MAC)]);
-    let lock = fields(&[
-        (2, PAN),
-        (7, "1124234500"),
-        (11, "123470"),
-        (12, "261124234500"),
-        (32, "123456"),
-        (48, "930201"),
-        (91, "1"),
-    ]);
-    let echo = fields(&[
-        (7, "1124233000"),
-        (11, "000001"),
-        (12, "261124233000"),
-        (24, "831"),
-        (32, "123456"),
-    ]);
+    let (lock, echo) = (lock_request(), echo_request());
     let balance_54 = "0002978C000000100000";
     vec![
         (2100, "authorization with PIN and CVC2", purchase.clone()),
