@@ -712,11 +712,17 @@ async fn migrations_run_twice_are_idempotent() {
     .await;
 }
 
-/// [`base`] and one of every kind of change on top of it: customers and corporations with their KYC and KYB
-/// updates, a balance of each kind (a threshold set and cleared, one blocked, one bound to a
-/// program), a locked physical card and a card update, holds (one on a partner deposit) and their
-/// update, transfers, and answers (one with no details).
+/// [`base`] and one of every kind of change on top of it.
 fn core_changes() -> Vec<Change> {
+    let mut changes = base();
+    changes.extend(party_and_balance_changes());
+    changes.extend(card_and_money_changes());
+    changes
+}
+
+/// Customers and corporations with their KYC and KYB updates, and a balance of each kind (a
+/// threshold set and cleared, one blocked, one bound to a program).
+fn party_and_balance_changes() -> Vec<Change> {
     let mut kyb_corporation = corporation(3);
     kyb_corporation.kyb_status = KybStatus::OnHold;
     let mut anonymous = customer(2);
@@ -724,22 +730,9 @@ fn core_changes() -> Vec<Change> {
     let mut threshold = balance(5, BalanceKind::PartnerCredit, Owner::Partner(PARTNER.into()));
     threshold.low_balance_threshold = Some(100_000);
     threshold.ledger = 1_000_000;
-    let mut locked = card(2, 3);
-    locked.status = CardStatus::Locked(LockReason::OfflinePinTriesExceeded);
-    locked.kind = CardKind::Physical;
-    locked.pin_verification = None;
-    locked.pin_tries = 3;
-    let mut no_answer_details = answer(3, T0 + 3, None);
-    no_answer_details.action_code = *b"9114";
-    no_answer_details.approval_code = None;
-    no_answer_details.available = None;
-    no_answer_details.mti = 420;
-    let mut deposit_hold = hold(2, 2, 2, 3, 2_500);
-    deposit_hold.partner_balance_id = Some(2);
     let mut bound = user_balance(6, 2);
     bound.program_id = Some(program().id);
-    let mut changes = base();
-    changes.extend([
+    vec![
         Change::InsertCustomer(anonymous),
         Change::UpdateCustomerKyc {
             customer_id: 1,
@@ -772,6 +765,25 @@ fn core_changes() -> Vec<Change> {
             balance_id: 3,
             threshold: Some(7),
         },
+    ]
+}
+
+/// A locked physical card and a card update, holds (one on a partner deposit) and their update,
+/// transfers, and answers (one with no details).
+fn card_and_money_changes() -> Vec<Change> {
+    let mut locked = card(2, 3);
+    locked.status = CardStatus::Locked(LockReason::OfflinePinTriesExceeded);
+    locked.kind = CardKind::Physical;
+    locked.pin_verification = None;
+    locked.pin_tries = 3;
+    let mut no_answer_details = answer(3, T0 + 3, None);
+    no_answer_details.action_code = *b"9114";
+    no_answer_details.approval_code = None;
+    no_answer_details.available = None;
+    no_answer_details.mti = 420;
+    let mut deposit_hold = hold(2, 2, 2, 3, 2_500);
+    deposit_hold.partner_balance_id = Some(2);
+    vec![
         Change::InsertCard(locked),
         Change::UpdateCard(CardUpdate {
             card_id: 1,
@@ -810,8 +822,7 @@ fn core_changes() -> Vec<Change> {
         Change::RecordAnswer(answer(1, T0 + 1, Some(1))),
         Change::RecordAnswer(answer(2, T0 + 2, Some(2))),
         Change::RecordAnswer(no_answer_details),
-    ]);
-    changes
+    ]
 }
 
 /// The outbox and asynchronous card requests, inserted, then updated (the last write wins): the
