@@ -293,15 +293,22 @@ impl Housekeeping {
             shutdown.clone(),
         );
         vital.spawn("session housekeeping", sessions.map(Ok));
-        let holds = self.switch.run_housekeeping(
-            self.store.clone(),
+        let expiry = self.switch.run_hold_expiry(self.hold_expiry_interval, shutdown.clone());
+        vital.spawn("hold expiry", expiry.map(Ok));
+        let retention = crate::state::retention::run_retention(
+            self.state.clone(),
+            Arc::new(self.store.clone()),
             self.hold_expiry_interval,
             self.duplicate_retention,
             shutdown.clone(),
         );
-        vital.spawn("hold and answer housekeeping", holds.map(Ok));
-        let fees =
-            crate::fees::periodic::run_scheduler(self.state, self.store, self.periodic_fee_interval, shutdown.clone());
+        vital.spawn("answer and hold retention", retention.map(Ok));
+        let fees = crate::fees::periodic::run_scheduler(
+            self.state,
+            Arc::new(self.store),
+            self.periodic_fee_interval,
+            shutdown.clone(),
+        );
         vital.spawn("periodic fee scheduler", fees.map(Ok));
     }
 }

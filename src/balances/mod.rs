@@ -54,7 +54,7 @@ pub async fn open_under(
     currency: &str,
     program_id: Option<&str>,
 ) -> Result<Balance, BalanceError> {
-    if crate::money::Currency::from_code(currency).is_none() {
+    if crate::domain::money::Currency::from_code(currency).is_none() {
         return Err(BalanceError::UnknownCurrency(currency.to_owned()));
     }
     let balance = Balance {

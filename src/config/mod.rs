@@ -325,7 +325,7 @@ pub enum LogFormat {
     Json,
 }
 
-pub use crate::state::FundingModel;
+pub use crate::domain::FundingModel;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -617,7 +617,7 @@ impl Config {
             if !(6..=11).contains(&program.bin.len()) || !program.bin.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ConfigError(format!("{} must be 6 to 11 digits", key("bin"))));
             }
-            if crate::money::Currency::from_code(&program.currency).is_none() {
+            if crate::domain::money::Currency::from_code(&program.currency).is_none() {
                 return Err(ConfigError(format!(
                     "{} {:?} is not a known ISO 4217 code",
                     key("currency"),

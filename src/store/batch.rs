@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use super::StoreError;
+use crate::domain::*;
 use crate::state::change::Change;
-use crate::state::model::*;
 
 /// The rows of one batch, by table, in writing order.
 #[derive(Debug, Default)]
@@ -51,10 +51,10 @@ pub(crate) struct Batch<'a> {
     /// What the batch's holds, transfers and answers refer to, checked before the commit.
     pub references: References,
     // Fees (src/store/fees.rs), written after the holds.
-    pub fee_schedules: Vec<&'a crate::fees::ScheduleVersion>,
-    pub fx_rates: Vec<&'a crate::fees::FxRate>,
-    pub fee_entries: Vec<&'a crate::fees::FeeEntry>,
-    pub hold_fees: Vec<&'a crate::fees::HoldFee>,
+    pub fee_schedules: Vec<&'a crate::domain::fees::ScheduleVersion>,
+    pub fx_rates: Vec<&'a crate::domain::fees::FxRate>,
+    pub fee_entries: Vec<&'a crate::domain::fees::FeeEntry>,
+    pub hold_fees: Vec<&'a crate::domain::fees::HoldFee>,
 }
 
 /// The rows referred to by the batch's new holds, transfers and answers, each id once, sorted. These

@@ -8,8 +8,8 @@ use sqlx::{PgConnection, PgPool, QueryBuilder, SqliteConnection, SqlitePool};
 use super::StoreError;
 use super::load::{Parameter, RowSource, collect};
 use super::rows::Columns;
-use crate::fees::{FeeEntry, FeeRecords, FeeSchedule, FeeTotals, FeeType, FxRate, HoldFee, ScheduleVersion};
-use crate::state::model::{CardId, TimestampMs, TransactionId};
+use crate::domain::fees::{FeeEntry, FeeRecords, FeeSchedule, FeeTotals, FeeType, FxRate, HoldFee, ScheduleVersion};
+use crate::domain::{CardId, TimestampMs, TransactionId};
 
 /// Rows per statement: 15 columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters.
 const ROWS_MAX: usize = 2000;

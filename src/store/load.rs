@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::rows::{self, Columns};
 use super::{MaxIds, Snapshot, StoreError};
-use crate::state::model::{LifecycleRecords, TimestampMs};
+use crate::domain::{LifecycleRecords, TimestampMs};
 
 /// The one parameter a read may bind.
 #[derive(Debug, Clone, Copy)]
@@ -194,7 +194,7 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
 async fn holds_and_answers<S: RowSource>(
     source: &S,
     answers_since: TimestampMs,
-) -> Result<(Vec<crate::state::model::Hold>, Vec<crate::state::model::RecordedAnswer>), StoreError> {
+) -> Result<(Vec<crate::domain::Hold>, Vec<crate::domain::RecordedAnswer>), StoreError> {
     let since = Parameter::Int(answers_since);
     let live_holds = collect(source, rows::LIVE_HOLDS, since, 0, rows::live_hold).await?;
     let mut answers = collect(source, rows::ANSWERS_SINCE, since, 0, rows::answer).await?;

@@ -15,8 +15,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use super::batch::{Batch, HoldUpdate, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
 use super::{BatchMarker, StoreError};
+use crate::domain::*;
 use crate::state::journal::{BATCH_COUNT_BITS, Written};
-use crate::state::model::*;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
