@@ -286,7 +286,7 @@ struct Housekeeping {
 impl Housekeeping {
     fn spawn(self, vital: &mut VitalTasks, shutdown: &CancellationToken) {
         // Expired sessions are swept on the housekeeping rhythm of the holds.
-        let sessions = crate::http::run_session_housekeeping(
+        let sessions = crate::sessions::run_housekeeping(
             self.state.clone(),
             self.session_retention_ms,
             self.hold_expiry_interval,

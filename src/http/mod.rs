@@ -284,21 +284,3 @@ pub async fn serve(
     server.http_builder().http1().header_read_timeout(timeouts.headers);
     server.serve(router.into_make_service()).await
 }
-
-/// Forgets sessions expired past the retention window, every `interval`, until `shutdown`.
-pub async fn run_session_housekeeping(
-    state: State,
-    retention_ms: i64,
-    interval: Duration,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
-        }
-        if let Err(error) = crate::sessions::forget_expired(&state, retention_ms).await {
-            tracing::warn!(%error, "forgetting expired sessions failed; will try again");
-        }
-    }
-}

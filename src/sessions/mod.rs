@@ -240,3 +240,21 @@ mod tests {
         assert_eq!(format!("{first:?}"), "SessionToken(redacted)");
     }
 }
+
+/// Forgets sessions expired past the retention window, every `interval`, until `shutdown`.
+pub async fn run_housekeeping(
+    state: State,
+    retention_ms: i64,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        if let Err(error) = forget_expired(&state, retention_ms).await {
+            tracing::warn!(%error, "forgetting expired sessions failed; will try again");
+        }
+    }
+}
