@@ -74,7 +74,9 @@ async fn fixture() -> Fixture {
         commits_in_flight_max: 1,
     };
     let (state, _journal) = State::open(LoadedState::default(), Arc::new(NoStorage), limits, keys, clock.clone());
-    antaca::app::set_up_programs(&state, &config.programs).await.unwrap();
+    antaca::balances::programs::set_up_programs(&state, &config.programs)
+        .await
+        .unwrap();
     if std::env::var("ANTACA_BENCH_FEES").is_ok_and(|value| value == "1") {
         add_fee_schedule(&state).await;
     }

@@ -17,17 +17,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::authorization::Switch;
 use crate::authorization::operations::Settings;
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::crypto::CardKeys;
 use crate::crypto::pin_block::ZonePinKey;
 use crate::instance_lock::InstanceLock;
 use crate::iso8583::Spec;
 use crate::network::{NetworkServer, ServerLimits};
 use crate::state::journal::{BatchId, CommitTarget, Written};
-use crate::state::{
-    Balance, BalanceKind, BalanceState, Change, Clock, FundingModel, JournalError, JournalLimits, LoadedState, Owner,
-    PLATFORM_PARTNER, Partner, Program, SETTLEMENT, State, Submission, SystemClock, clearing_purpose,
-};
+use crate::state::{Change, Clock, JournalError, JournalLimits, LoadedState, State, SystemClock};
 use crate::store::{BatchMarker, Store, StoreError};
 use crate::vital::VitalTasks;
 
@@ -148,29 +145,11 @@ impl Application {
             .context("creating the first administrator (keys `admin.bootstrap_*`)")?;
         let http_tls = crate::http::tls::server_config(&config.tls, &config.partners())
             .context("the HTTPS listener's certificates (section `tls`)")?;
-        let api = crate::http::Api {
-            state: state.clone(),
-            settings: Arc::new(crate::http::ApiSettings::from_config(config)),
-            kyc_verifier: Arc::new(crate::customers::kyc::BuiltInVerifier {
-                minimum_age_years: config.kyc.minimum_age_years,
-            }),
-            metrics: crate::telemetry::metrics_handle(),
-            personalization: Arc::new(crate::cards::personalization::SimulatedCenter {
-                delay: std::time::Duration::from_secs(config.cards.personalization_delay_s),
-            }),
-            platform_keys: Arc::new(
-                crate::http::encryption::load_platform_keys(&config.jwe).context("the JWE key pair (section `jwe`)")?,
-            ),
-        };
+        let api = api(config, &state)?;
         let deliverer = crate::notifications::Deliverer::new(state.clone(), &config.notifications, &config.webhooks)
             .context("the webhook client (section `notifications`)")?;
         let switch = Switch::new(Arc::new(spec), state, settings);
-        let limits = ServerLimits {
-            connections_max: config.network.connections_max as usize,
-            in_flight_per_connection_max: config.network.in_flight_per_connection_max as usize,
-            idle_timeout: Duration::from_secs(config.network.idle_timeout_s),
-            message_bytes_max: config.network.message_bytes_max as usize,
-        };
+        let limits = server_limits(config);
         let network_listener = TcpListener::bind(config.network.listen)
             .await
             .with_context(|| format!("binding network.listen {}", config.network.listen))?;
@@ -235,77 +214,29 @@ impl Application {
         let superseded = self.superseded.clone();
         tracing::info!(address = %self.network_address, "ISO 8583 listener bound");
         tracing::info!(address = %self.http_address, "HTTPS listener bound");
-        let resumed = crate::cards::personalization::resume_orders(self.api.personalization.as_ref(), &self.api.state);
-        if resumed > 0 {
-            tracing::info!(cards = resumed, "physical card orders placed again after a restart");
-        }
-        let pending = crate::http::async_cards::resume_pending(&self.api);
-        if pending > 0 {
-            tracing::info!(requests = pending, "asynchronous card requests resumed after a restart");
-        }
+        resume_after_restart(&self.api);
         let mut vital = VitalTasks::default();
         vital.watch("journal committer", self.committer);
-        vital.spawn("take-over watch", {
-            let (superseded, shutdown) = (superseded.clone(), shutdown.clone());
-            async move {
-                tokio::select! {
-                    () = superseded.cancelled() => {
-                        tracing::error!("another instance has taken the database over; stopping");
-                        shutdown.cancel();
-                    }
-                    () = shutdown.cancelled() => {}
-                }
-                Ok(())
-            }
-        });
-        let settings = self.api.settings.clone();
-        // Expired sessions are swept on the housekeeping rhythm of the holds.
-        vital.spawn(
-            "session housekeeping",
-            crate::http::run_session_housekeeping(
-                self.api.state.clone(),
-                settings.session_retention_ms,
-                self.hold_expiry_interval,
-                shutdown.clone(),
-            )
-            .map(Ok),
-        );
+        vital.spawn("take-over watch", watch_take_over(superseded.clone(), shutdown.clone()));
+        let housekeeping = Housekeeping {
+            state: self.api.state.clone(),
+            store: self.store.clone(),
+            switch: self.switch.clone(),
+            hold_expiry_interval: self.hold_expiry_interval,
+            duplicate_retention: self.duplicate_retention,
+            periodic_fee_interval: self.periodic_fee_interval,
+            session_retention_ms: self.api.settings.session_retention_ms,
+        };
+        housekeeping.spawn(&mut vital, &shutdown);
         vital.spawn("webhook delivery", self.deliverer.run(shutdown.clone()).map(Ok));
         let timeouts = crate::http::Timeouts {
             handshake: self.http_handshake_timeout,
             headers: self.http_header_timeout,
         };
-        let https = crate::http::serve(
-            self.http,
-            self.http_tls,
-            timeouts,
-            crate::http::router(self.api),
-            shutdown.clone(),
-            settings.request_timeout,
-        );
+        let drain = self.api.settings.request_timeout;
+        let router = crate::http::router(self.api);
+        let https = crate::http::serve(self.http, self.http_tls, timeouts, router, shutdown.clone(), drain);
         vital.spawn("HTTPS listener", async move { https.await.context("HTTPS server") });
-        vital.spawn(
-            "hold and answer housekeeping",
-            self.switch
-                .clone()
-                .run_housekeeping(
-                    self.store.clone(),
-                    self.hold_expiry_interval,
-                    self.duplicate_retention,
-                    shutdown.clone(),
-                )
-                .map(Ok),
-        );
-        vital.spawn(
-            "periodic fee scheduler",
-            crate::fees::periodic::run_scheduler(
-                self.switch.state().clone(),
-                self.store.clone(),
-                self.periodic_fee_interval,
-                shutdown.clone(),
-            )
-            .map(Ok),
-        );
         vital.spawn("ISO 8583 listener", self.network.run(shutdown.clone()).map(Ok));
         vital.supervise(&shutdown).await?;
         if superseded.is_cancelled() {
@@ -313,6 +244,100 @@ impl Application {
         }
         tracing::info!("stopped; every answered request is durable");
         Ok(())
+    }
+}
+
+/// Work a restart left half done: physical card orders placed again, asynchronous card requests
+/// resumed.
+fn resume_after_restart(api: &crate::http::Api) {
+    let resumed = crate::cards::personalization::resume_orders(api.personalization.as_ref(), &api.state);
+    if resumed > 0 {
+        tracing::info!(cards = resumed, "physical card orders placed again after a restart");
+    }
+    let pending = crate::http::async_cards::resume_pending(api);
+    if pending > 0 {
+        tracing::info!(requests = pending, "asynchronous card requests resumed after a restart");
+    }
+}
+
+/// Stops the application (cancels `shutdown`) once another instance has taken the database over.
+async fn watch_take_over(superseded: CancellationToken, shutdown: CancellationToken) -> anyhow::Result<()> {
+    tokio::select! {
+        () = superseded.cancelled() => {
+            tracing::error!("another instance has taken the database over; stopping");
+            shutdown.cancel();
+        }
+        () = shutdown.cancelled() => {}
+    }
+    Ok(())
+}
+
+/// The housekeeping that bounds memory and charges what is due, each a vital task.
+struct Housekeeping {
+    state: State,
+    store: Store,
+    switch: Switch,
+    hold_expiry_interval: Duration,
+    duplicate_retention: Duration,
+    periodic_fee_interval: Duration,
+    session_retention_ms: i64,
+}
+
+impl Housekeeping {
+    fn spawn(self, vital: &mut VitalTasks, shutdown: &CancellationToken) {
+        // Expired sessions are swept on the housekeeping rhythm of the holds.
+        let sessions = crate::http::run_session_housekeeping(
+            self.state.clone(),
+            self.session_retention_ms,
+            self.hold_expiry_interval,
+            shutdown.clone(),
+        );
+        vital.spawn("session housekeeping", sessions.map(Ok));
+        let expiry = self.switch.run_hold_expiry(self.hold_expiry_interval, shutdown.clone());
+        vital.spawn("hold expiry", expiry.map(Ok));
+        let retention = crate::state::retention::run_retention(
+            self.state.clone(),
+            Arc::new(self.store.clone()),
+            self.hold_expiry_interval,
+            self.duplicate_retention,
+            shutdown.clone(),
+        );
+        vital.spawn("answer and hold retention", retention.map(Ok));
+        let fees = crate::fees::periodic::run_scheduler(
+            self.state,
+            Arc::new(self.store),
+            self.periodic_fee_interval,
+            shutdown.clone(),
+        );
+        vital.spawn("periodic fee scheduler", fees.map(Ok));
+    }
+}
+
+/// The lifecycle API's shared parts.
+fn api(config: &Config, state: &State) -> anyhow::Result<crate::http::Api> {
+    Ok(crate::http::Api {
+        state: state.clone(),
+        settings: Arc::new(crate::http::ApiSettings::from_config(config)),
+        kyc_verifier: Arc::new(crate::customers::kyc::BuiltInVerifier {
+            minimum_age_years: config.kyc.minimum_age_years,
+        }),
+        metrics: crate::telemetry::metrics_handle(),
+        personalization: Arc::new(crate::cards::personalization::SimulatedCenter {
+            delay: std::time::Duration::from_secs(config.cards.personalization_delay_s),
+        }),
+        platform_keys: Arc::new(
+            crate::http::encryption::load_platform_keys(&config.jwe).context("the JWE key pair (section `jwe`)")?,
+        ),
+    })
+}
+
+/// The network server's bounds, from `[network]`.
+fn server_limits(config: &Config) -> ServerLimits {
+    ServerLimits {
+        connections_max: config.network.connections_max as usize,
+        in_flight_per_connection_max: config.network.in_flight_per_connection_max as usize,
+        idle_timeout: Duration::from_secs(config.network.idle_timeout_s),
+        message_bytes_max: config.network.message_bytes_max as usize,
     }
 }
 
@@ -436,112 +461,8 @@ async fn load_state(
     if let Err(problem) = state.check_invariants() {
         anyhow::bail!("the stored state breaks an invariant: {problem}");
     }
-    set_up_programs(&state, &config.programs)
+    crate::balances::programs::set_up_programs(&state, &config.programs)
         .await
         .context("setting up the configured programs")?;
     Ok((state, committer))
-}
-
-/// Makes sure every configured program exists with its partner, its funding
-/// balance and the system accounts it posts to (one durable submission).
-pub async fn set_up_programs(state: &State, programs: &[config::ProgramConfig]) -> Result<(), JournalError> {
-    let setup = program_setup(state, programs);
-    if setup.changes.is_empty() {
-        return Ok(());
-    }
-    state.submit(setup).await
-}
-
-/// What the configured programs need and the state does not have yet.
-fn program_setup(state: &State, programs: &[config::ProgramConfig]) -> Submission {
-    let now = state.now_ms();
-    let mut submission = Submission::default();
-    let mut new_balances: Vec<(BalanceKind, Owner, String, String)> = Vec::new();
-    let mut need_balance = |kind: BalanceKind, owner: Owner, partner: &str, currency: &str| {
-        let exists = state
-            .balances()
-            .iter()
-            .any(|balance| balance.kind == kind && balance.owner == owner && balance.currency == currency);
-        let planned = new_balances
-            .iter()
-            .any(|(k, o, _, c)| *k == kind && *o == owner && c == currency);
-        if !exists && !planned {
-            new_balances.push((kind, owner, partner.to_owned(), currency.to_owned()));
-        }
-    };
-    for program in programs {
-        let funding_kind = match program.funding {
-            FundingModel::PartnerCredit => BalanceKind::PartnerCredit,
-            FundingModel::PartnerDeposit => BalanceKind::PartnerDeposit,
-        };
-        need_balance(
-            funding_kind,
-            Owner::Partner(program.partner.clone()),
-            &program.partner,
-            &program.currency,
-        );
-        need_balance(
-            BalanceKind::System,
-            Owner::System(SETTLEMENT.to_owned()),
-            PLATFORM_PARTNER,
-            &program.currency,
-        );
-        need_balance(
-            BalanceKind::System,
-            Owner::System(crate::fees::revenue_purpose(&program.partner)),
-            &program.partner,
-            &program.currency,
-        );
-        if program.funding == FundingModel::PartnerDeposit {
-            let clearing = Owner::System(clearing_purpose(&program.partner));
-            need_balance(BalanceKind::System, clearing, &program.partner, &program.currency);
-        }
-    }
-    for (kind, owner, partner_id, currency) in new_balances {
-        submission.push(Change::InsertBalance(Balance {
-            id: state.next_id(crate::state::IdKind::Balance),
-            kind,
-            owner,
-            partner_id,
-            currency,
-            ledger: 0,
-            held: 0,
-            state: BalanceState::Active,
-            low_balance_threshold: None,
-            program_id: None,
-            created_at: now,
-        }));
-    }
-    let platform = std::iter::once(PLATFORM_PARTNER);
-    for partner in platform.chain(programs.iter().map(|program| program.partner.as_str())) {
-        if state.partner(partner).is_none()
-            && !submission
-                .changes
-                .iter()
-                .any(|c| matches!(c, Change::UpsertPartner(p) if p.id == partner))
-        {
-            submission.push(Change::UpsertPartner(Partner {
-                id: partner.to_owned(),
-                name: partner.to_owned(),
-                created_at: now,
-            }));
-        }
-    }
-    for program in programs {
-        let wanted = Program {
-            id: program.id.clone(),
-            partner_id: program.partner.clone(),
-            bin: program.bin.clone(),
-            currency: program.currency.clone(),
-            funding: program.funding,
-            validity_months: program.validity_months,
-        };
-        // A program indexed before its fee-revenue account existed is indexed again.
-        let indexed = state.program(&program.id);
-        let lacks_revenue = indexed.as_ref().is_some_and(|entry| entry.fee_balance.is_none());
-        if indexed.map(|entry| entry.program.clone()) != Some(wanted.clone()) || lacks_revenue {
-            submission.push(Change::UpsertProgram(wanted));
-        }
-    }
-    submission
 }

@@ -9,16 +9,20 @@
 //! - [`network`]: the TCP server: framing, connection cap, pipelining. Knows nothing of money.
 //! - [`authorization`]: the switch: action codes, typed requests, pure decisions, operations on the
 //!   state (hold, post, complete, reverse, stop-list, expire), the frame handler.
-//! - [`balances`]: opening balances, external loads, transfers between balances.
+//! - [`balances`]: opening balances, external loads, transfers between balances; the configured
+//!   programs' set-up at start-up.
 //! - [`cards`]: issuing cards (PAN, expiry, CVC2), lock/unlock/remove, physical orders with a
 //!   personalization-center interface, link/activate, PINs.
-//! - [`fees`]: fee schedules (versioned, waivers as data), the one rounding rule, FX rates and
-//!   conversion, event fees and the periodic-fee scheduler; charged from the switch and the API.
+//! - [`fees`]: charging fees through the state: event fees and the periodic-fee scheduler (the
+//!   schedules, the rounding rule and FX rates are [`domain::fees`]); charged from the switch and the API.
+//! - [`domain`]: the records every layer shares (cards and lock reasons, balances and transfers, holds,
+//!   customers, corporations, access, fees, ISO 4217 money); a leaf that depends on nothing else here.
 //! - [`crypto`]: card data at rest (AES-256-GCM, key ids for rotation), look-up hashes (HMAC), PIN blocks
 //!   (3DES), JWE compact serialization (RSA-OAEP(-256) on aws-lc-rs + A256GCM) and the platform's key ring.
-//! - [`money`]: ISO 4217 currencies, exact amounts, minor units.
 //! - [`provision`]: offline provisioning of funded cards for load tests and demos (`antaca provision`).
-//! - [`state`]: the shared in-memory state (cards, balances, holds, answers) and its group-committing journal.
+//! - [`state`]: the shared in-memory state (cards, balances, holds, answers) and its group-committing journal,
+//!   split by concern (claims, retention and its background task, start-up load, lifecycle and fee
+//!   memory, the low-balance watch, invariants, `apply`).
 //! - [`store`]: the database under the state (PostgreSQL or SQLite): migrations, start-up load, batch commit,
 //!   and the serving-instance fence (an epoch every batch checks, so a replaced switch saves nothing).
 //! - [`instance_lock`]: one switch per database (advisory lock / file lock), held for the process's life.
@@ -32,6 +36,10 @@
 //! - [`notifications`]: the partner notification outbox (low-balance crossings, recorded by the group
 //!   committer) delivered as HMAC-signed webhooks with bounded exponential backoff, across restarts.
 //! - [`telemetry`]: logs and metrics set-up.
+//!
+//! The layering (`tests/layers.rs` checks it): no cycle between these modules; [`domain`] names
+//! none of the others; below `http` only [`app`] names [`store`] (the rules reach the database
+//! through traits the store implements).
 //! - [`vital`]: the tasks the switch cannot serve without; a panic or failure of one ends the process.
 pub mod admins;
 pub mod app;
@@ -42,11 +50,11 @@ pub mod config;
 pub mod corporations;
 pub mod crypto;
 pub mod customers;
+pub mod domain;
 pub mod fees;
 pub mod http;
 pub mod instance_lock;
 pub mod iso8583;
-pub mod money;
 pub mod network;
 pub mod notifications;
 pub mod provision;

@@ -116,7 +116,7 @@ async fn one_card(
         },
     )
     .await?;
-    let currency = crate::money::Currency::from_code(&program.currency).map_or(0, |currency| currency.numeric);
+    let currency = crate::domain::money::Currency::from_code(&program.currency).map_or(0, |currency| currency.numeric);
     Ok(ProvisionedCard {
         card_id: issued.card_id,
         balance_id: user.id,

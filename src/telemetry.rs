@@ -26,9 +26,10 @@ const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// The recorder keeps every histogram sample (a decision's latency, one per request) in a buffer
 /// until something folds them into the histogram's summary: a render of `/metrics`, or
 /// [`PrometheusHandle::run_upkeep`]. With nobody scraping, that buffer grew by one sample per
-/// request for ever (about 12 MiB a minute at 13,600 messages/s in the soak, RELIABILITY.md), so a
-/// thread runs the upkeep every [`METRICS_UPKEEP_INTERVAL`], as the crate's own `install_recorder`
-/// does (we build the recorder ourselves to serve it from our HTTPS listener).
+/// request for ever (about 12 MiB a minute at 13,600 messages/s in the soak of 2026-12-04,
+/// docs/history/reliability-2026-12.md), so a thread runs the upkeep every
+/// [`METRICS_UPKEEP_INTERVAL`], as the crate's own `install_recorder` does (we build the recorder
+/// ourselves to serve it from our HTTPS listener).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE

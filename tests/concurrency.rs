@@ -7,7 +7,6 @@
 //! the run the switch is restarted on the same database and what it loads must
 //! equal what memory held (the database applied the batches in memory's order).
 
-mod common;
 mod support;
 
 use std::time::Duration;
@@ -40,11 +39,11 @@ proptest! {
         deposit in 5_000i64..40_000,
     ) {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(common::each_store(|database| run(database, workloads.clone(), deposit)));
+        runtime.block_on(support::each_store(|database| run(database, workloads.clone(), deposit)));
     }
 }
 
-async fn run(database: common::TestStore, workloads: Vec<Vec<Operation>>, deposit: i64) {
+async fn run(database: support::TestStore, workloads: Vec<Vec<Operation>>, deposit: i64) {
     let pipelined = [
         ("ANTACA__JOURNAL__COMMITS_IN_FLIGHT_MAX", "3"),
         ("ANTACA__JOURNAL__BATCH_WAIT_US", "0"),

@@ -23,7 +23,6 @@
 //! varies), `ANTACA_CRASH_CYCLES` changes the number of cycles. Each run uses a copy of the binary,
 //! and on PostgreSQL waits for the killed switch's instance lock to be released before restarting.
 
-mod common;
 mod support;
 
 use std::collections::HashMap;
@@ -38,7 +37,7 @@ use std::time::{Duration, Instant};
 use antaca::iso8583::Spec;
 use antaca::state::{Hold, HoldStatus, RecordedAnswer, TransactionId};
 use antaca::store::Store;
-use common::TestStore;
+use support::TestStore;
 use support::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;

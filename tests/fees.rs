@@ -2,7 +2,6 @@
 //! entries, refunded in proportion), waivers, fees switched off, and the periodic-fee scheduler
 //! across a restart — on SQLite and on PostgreSQL.
 
-mod common;
 mod support;
 
 use antaca::fees::periodic::{charge_due, period_containing};
@@ -11,26 +10,6 @@ use antaca::fees::{FeeEntry, FeeSchedule, FeeType, FxRate, ScheduleVersion};
 use antaca::state::{Change, Submission};
 use rust_decimal::Decimal;
 use support::*;
-
-/// Runs the test body `$name(&TestApp, &TestStore)` against a fresh SQLite database and, when
-/// reachable, a fresh PostgreSQL one; checks the money invariants after.
-macro_rules! on_every_store {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_every_store() {
-                let sqlite = Some(super::common::TestStore::sqlite().await);
-                let postgres = super::common::TestStore::postgres().await;
-                for database in [sqlite, postgres].into_iter().flatten() {
-                    let app = super::TestApp::start(&database.url).await;
-                    super::$name(&app, &database).await;
-                    app.state.check_invariants().expect("money invariants hold");
-                    app.stop().await;
-                }
-            }
-        }
-    };
-}
 
 fn schedule(json: &str) -> FeeSchedule {
     serde_json::from_str(json).expect("a valid schedule")
@@ -70,7 +49,7 @@ fn ledger(app: &TestApp, balance_id: i64) -> i64 {
     app.state.balance(balance_id).unwrap().snapshot().ledger
 }
 
-async fn entries_of(database: &common::TestStore, balance_id: i64) -> Vec<FeeEntry> {
+async fn entries_of(database: &support::TestStore, balance_id: i64) -> Vec<FeeEntry> {
     let store = database.reconnect().await;
     let entries = store.fee_entries().await.unwrap();
     store.close().await;
@@ -85,8 +64,8 @@ const TRANSACTION_FEES: &str = r#"{"enabled": true,
     "ecommerce": {"fixed": "0", "percent": "2"},
     "atm": {"fixed": "2.00", "percent": "0"}}"#;
 
-on_every_store!(pos_fee_is_held_posted_as_its_own_entry_and_refunded);
-async fn pos_fee_is_held_posted_as_its_own_entry_and_refunded(app: &TestApp, database: &common::TestStore) {
+on_every_store!(pos_fee_is_held_posted_as_its_own_entry_and_refunded, with_store);
+async fn pos_fee_is_held_posted_as_its_own_entry_and_refunded(app: &TestApp, database: &support::TestStore) {
     set_schedule(app, CREDIT_PROGRAM, schedule(TRANSACTION_FEES)).await;
     let card = app.funded_card(CREDIT_PROGRAM, 10_000).await;
     let mut client = app.connect().await;
@@ -118,8 +97,8 @@ async fn pos_fee_is_held_posted_as_its_own_entry_and_refunded(app: &TestApp, dat
     );
 }
 
-on_every_store!(ecommerce_fee_follows_a_partial_reversal_in_proportion);
-async fn ecommerce_fee_follows_a_partial_reversal_in_proportion(app: &TestApp, database: &common::TestStore) {
+on_every_store!(ecommerce_fee_follows_a_partial_reversal_in_proportion, with_store);
+async fn ecommerce_fee_follows_a_partial_reversal_in_proportion(app: &TestApp, database: &support::TestStore) {
     set_schedule(app, CREDIT_PROGRAM, schedule(TRANSACTION_FEES)).await;
     let card = app.funded_card(CREDIT_PROGRAM, 10_000).await;
     let mut client = app.connect().await;
@@ -144,8 +123,8 @@ async fn ecommerce_fee_follows_a_partial_reversal_in_proportion(app: &TestApp, d
     assert_eq!((entries[0].fee_type, entries[0].amount), (FeeType::Ecommerce, 8));
 }
 
-on_every_store!(atm_fee_is_part_of_the_funds_check);
-async fn atm_fee_is_part_of_the_funds_check(app: &TestApp, _database: &common::TestStore) {
+on_every_store!(atm_fee_is_part_of_the_funds_check, with_store);
+async fn atm_fee_is_part_of_the_funds_check(app: &TestApp, _database: &support::TestStore) {
     set_schedule(app, CREDIT_PROGRAM, schedule(TRANSACTION_FEES)).await;
     let card = app.funded_card(CREDIT_PROGRAM, 5_100).await;
     let mut client = app.connect().await;
@@ -162,8 +141,8 @@ async fn atm_fee_is_part_of_the_funds_check(app: &TestApp, _database: &common::T
     assert_eq!(revenue(app, CREDIT_PROGRAM), 200);
 }
 
-on_every_store!(fx_converts_at_the_rate_table_and_records_the_rate);
-async fn fx_converts_at_the_rate_table_and_records_the_rate(app: &TestApp, database: &common::TestStore) {
+on_every_store!(fx_converts_at_the_rate_table_and_records_the_rate, with_store);
+async fn fx_converts_at_the_rate_table_and_records_the_rate(app: &TestApp, database: &support::TestStore) {
     set_schedule(
         app,
         CREDIT_PROGRAM,
@@ -229,10 +208,13 @@ fn authorization_id(tx: &Tx) -> antaca::state::TransactionId {
     antaca::state::TransactionId::parse(&format!("{}/{}/{}", text(32), text(11), text(12))).unwrap()
 }
 
-on_every_store!(waivers_forgive_and_are_recorded_and_switched_off_fees_charge_nothing);
+on_every_store!(
+    waivers_forgive_and_are_recorded_and_switched_off_fees_charge_nothing,
+    with_store
+);
 async fn waivers_forgive_and_are_recorded_and_switched_off_fees_charge_nothing(
     app: &TestApp,
-    database: &common::TestStore,
+    database: &support::TestStore,
 ) {
     let waived = r#"{"enabled": true, "pos": {"fixed": "0.10", "percent": "1"}, "cardCreation": "1.00",
         "waivers": [{"fee": "pos", "when": {"amountAtLeast": {"amount": "50"}}}]}"#;
@@ -273,8 +255,8 @@ const MONTHLY: &str = r#"{"enabled": true, "periodic": {"period": "monthly", "am
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periodic_fees_are_charged_once_per_card_and_period_across_a_restart() {
     let databases = [
-        Some(common::TestStore::sqlite().await),
-        common::TestStore::postgres().await,
+        Some(support::TestStore::sqlite().await),
+        support::TestStore::postgres().await,
     ];
     for database in databases.into_iter().flatten() {
         let app = TestApp::start(&database.url).await;

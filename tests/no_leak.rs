@@ -10,15 +10,6 @@
 //! `key=value` or `key: value` field, the raw DE 48 tag (`9203123`). The PAN,
 //! the 6-digit PIN and the PIN block are searched for as they are.
 
-#[path = "common/mod.rs"]
-mod common;
-#[allow(dead_code, reason = "this binary uses part of the HTTP test harness")]
-#[path = "http_api/harness.rs"]
-mod harness;
-#[allow(dead_code, reason = "this binary uses part of the HTTP test harness")]
-#[path = "http_api/jwe_client.rs"]
-mod jwe_client;
-#[path = "support/mod.rs"]
 mod support;
 
 use std::io::Write;
@@ -29,10 +20,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::{Column, Connection, Row, TypeInfo, ValueRef};
 
-use crate::common::{Backend, TestStore};
-use crate::harness::Api;
-use crate::jwe_client::{JweClient, funded_user, zone_pin_key};
-use crate::support::{Client, Tx};
+use crate::support::{Api, Backend, JweClient, TestStore, Tx, funded_user, zone_pin_key};
 
 const PIN: &str = "918273";
 
@@ -117,7 +105,7 @@ async fn flow(api: &Api, external_id: &str) -> Secrets {
     cvc2s.push(jwe.open(&sealed)["cvv"].as_str().unwrap().to_owned());
 
     let key = zone_pin_key();
-    let mut switch = Client::connect(api.switch_address).await;
+    let mut switch = api.connect().await;
     let with_pin = Tx::authorization(&pan, 100).with_pin(&key, &pan, PIN);
     let pin_block_hex = hex::encode_upper(with_pin.get(52).unwrap());
     assert_eq!(switch.exchange(&with_pin).await.action(), "0000");

@@ -1,7 +1,6 @@
 //! The network server's bounds and shutdown: idle timeout, connection cap,
 //! graceful shutdown that answers what is in flight.
 
-mod common;
 mod support;
 
 use std::time::Duration;
@@ -14,7 +13,7 @@ fn echo() -> Tx {
 
 #[tokio::test]
 async fn an_idle_connection_is_closed_after_the_timeout() {
-    let database = common::TestStore::sqlite().await;
+    let database = support::TestStore::sqlite().await;
     let app = TestApp::start_with(&database.url, &[("ANTACA__NETWORK__IDLE_TIMEOUT_S", "1")]).await;
     let mut client = app.connect().await;
     assert_eq!(client.exchange(&echo()).await.action(), "8000");
@@ -34,7 +33,7 @@ async fn an_idle_connection_is_closed_after_the_timeout() {
 #[tokio::test]
 async fn a_frame_trickling_in_one_byte_per_second_is_cut_off_by_the_idle_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let database = common::TestStore::sqlite().await;
+    let database = support::TestStore::sqlite().await;
     let app = TestApp::start_with(&database.url, &[("ANTACA__NETWORK__IDLE_TIMEOUT_S", "2")]).await;
     let mut socket = tokio::net::TcpStream::connect(app.address).await.unwrap();
     // A 2-byte header announcing 500 bytes, then the bytes one per second: 8 minutes to complete.
@@ -68,7 +67,7 @@ async fn a_frame_trickling_in_one_byte_per_second_is_cut_off_by_the_idle_timeout
 
 #[tokio::test]
 async fn connections_past_the_cap_wait_for_a_free_slot() {
-    let database = common::TestStore::sqlite().await;
+    let database = support::TestStore::sqlite().await;
     let app = TestApp::start_with(&database.url, &[("ANTACA__NETWORK__CONNECTIONS_MAX", "1")]).await;
     let mut first = app.connect().await;
     assert_eq!(first.exchange(&echo()).await.action(), "8000");
@@ -91,7 +90,7 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
 
 #[tokio::test]
 async fn shutdown_answers_every_request_in_flight_and_keeps_them() {
-    let database = common::TestStore::sqlite().await;
+    let database = support::TestStore::sqlite().await;
     let app = TestApp::start(&database.url).await;
     let card = app.funded_card(CREDIT_PROGRAM, 1_000_000).await;
     let mut client = app.connect().await;
@@ -122,8 +121,8 @@ async fn shutdown_answers_every_request_in_flight_and_keeps_them() {
 #[tokio::test]
 async fn a_second_switch_on_the_same_database_is_refused() {
     let databases = [
-        Some(common::TestStore::sqlite().await),
-        common::TestStore::postgres().await,
+        Some(support::TestStore::sqlite().await),
+        support::TestStore::postgres().await,
     ];
     for database in databases.into_iter().flatten() {
         let first = TestApp::start(&database.url).await;
@@ -142,7 +141,7 @@ async fn a_second_switch_on_the_same_database_is_refused() {
 /// it stops by itself, saying why.
 #[tokio::test]
 async fn a_switch_whose_database_was_taken_over_saves_nothing_and_stops() {
-    let Some(database) = common::TestStore::postgres().await else {
+    let Some(database) = support::TestStore::postgres().await else {
         return;
     };
     let app = TestApp::start(&database.url).await;
@@ -171,7 +170,7 @@ async fn a_switch_whose_database_was_taken_over_saves_nothing_and_stops() {
 
 #[tokio::test]
 async fn two_hundred_pipelined_echo_tests_are_all_answered() {
-    let database = common::TestStore::sqlite().await;
+    let database = support::TestStore::sqlite().await;
     let app = TestApp::start(&database.url).await;
     let mut client = app.connect().await;
     let requests: Vec<Tx> = (0..200).map(|_| echo().set(7, "1125000000")).collect();

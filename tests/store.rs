@@ -1,16 +1,16 @@
 //! The store suite, written once and run on both backends: SQLite always, PostgreSQL when reachable
-//! (see tests/common). Most tests apply the same changes to the store and to an [`Oracle`] that
+//! (see tests/support/store.rs). Most tests apply the same changes to the store and to an [`Oracle`] that
 //! applies them one by one in memory, then compare everything the store gives back.
 
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use antaca::domain::*;
 use antaca::state::change::Change;
-use antaca::state::model::*;
 use antaca::store::{BatchMarker, ConstraintKind, MaxIds, Snapshot, Store, StoreError};
-use common::{Backend, TestStore, each_store};
+use support::{Backend, TestStore, each_store};
 
 const PARTNER: &str = "acme";
 const PROGRAM: &str = "acme-eur";
@@ -1355,14 +1355,14 @@ async fn an_unreachable_database_is_unavailable() {
 #[test]
 fn the_test_database_url_keeps_everything_but_the_name() {
     assert_eq!(
-        common::with_database("postgres://postgres@127.0.0.1:5432/postgres", "t"),
+        support::store::with_database("postgres://postgres@127.0.0.1:5432/postgres", "t"),
         "postgres://postgres@127.0.0.1:5432/t"
     );
     assert_eq!(
-        common::with_database("postgres://u:p@h/db?sslmode=disable", "t"),
+        support::store::with_database("postgres://u:p@h/db?sslmode=disable", "t"),
         "postgres://u:p@h/t?sslmode=disable"
     );
-    assert_eq!(common::with_database("postgres://h", "t"), "postgres://h/t");
+    assert_eq!(support::store::with_database("postgres://h", "t"), "postgres://h/t");
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -3,32 +3,11 @@
 //! their original, disconnects, and locks racing authorizations — on SQLite
 //! and on PostgreSQL.
 
-mod common;
 mod support;
 
 use antaca::cards;
 use antaca::state::LockReason;
 use support::*;
-
-/// Runs the test body `$name(&TestApp)` against a fresh SQLite database and,
-/// when reachable, a fresh PostgreSQL one; checks the money invariants after.
-macro_rules! on_every_store {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_every_store() {
-                let sqlite = Some(super::common::TestStore::sqlite().await);
-                let postgres = super::common::TestStore::postgres().await;
-                for database in [sqlite, postgres].into_iter().flatten() {
-                    let app = super::TestApp::start(&database.url).await;
-                    super::$name(&app).await;
-                    app.state.check_invariants().expect("money invariants hold");
-                    app.stop().await;
-                }
-            }
-        }
-    };
-}
 
 on_every_store!(network_management_answers_8000_and_echoes);
 async fn network_management_answers_8000_and_echoes(app: &TestApp) {
@@ -483,8 +462,8 @@ async fn an_unreadable_frame_closes_only_its_connection(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_completed_transaction_can_be_reversed_after_a_restart() {
     let databases = [
-        Some(common::TestStore::sqlite().await),
-        common::TestStore::postgres().await,
+        Some(support::TestStore::sqlite().await),
+        support::TestStore::postgres().await,
     ];
     for database in databases.into_iter().flatten() {
         let app = TestApp::start(&database.url).await;
@@ -513,7 +492,7 @@ async fn a_completed_transaction_can_be_reversed_after_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_that_cannot_be_saved_answers_9109_and_holds_nothing() {
     use sqlx::Connection;
-    let database = common::TestStore::sqlite().await;
+    let database = support::TestStore::sqlite().await;
     let app = TestApp::start(&database.url).await;
     let card = app.funded_card(CREDIT_PROGRAM, 10_000).await;
     let mut blocker = sqlx::SqliteConnection::connect(&database.url).await.unwrap();
@@ -538,7 +517,7 @@ async fn a_decision_that_cannot_be_saved_answers_9109_and_holds_nothing() {
 /// with a probability of 99 %.
 #[tokio::test]
 async fn concurrent_issues_never_choose_the_same_card_number() {
-    let database = common::TestStore::sqlite().await;
+    let database = support::TestStore::sqlite().await;
     let app = TestApp::start(&database.url).await;
     let card = app.funded_card(CREDIT_PROGRAM, 0).await;
     let mut narrow = app.state.program(CREDIT_PROGRAM).unwrap().program.clone();

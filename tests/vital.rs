@@ -5,7 +5,6 @@
 //! This binary installs the log subscriber at `info`, as `config.toml` does: at the `warn` the
 //! other tests use, the connection span is disabled and the leak cannot happen.
 
-mod common;
 mod support;
 
 use std::collections::HashMap;
@@ -84,7 +83,7 @@ async fn short_connections_closing_mid_request_leave_no_span_behind() {
         .with(tracing_subscriber::fmt::layer().with_test_writer())
         .with(&*ENTERED)
         .init();
-    let database = common::TestStore::sqlite().await;
+    let database = support::TestStore::sqlite().await;
     let app = TestApp::start(&database.url).await;
     let card = app.funded_card(CREDIT_PROGRAM, 100_000_000).await;
     let spec = spec();

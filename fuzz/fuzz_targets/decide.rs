@@ -203,7 +203,7 @@ async fn world() -> World {
         commits_in_flight_max: 1,
     };
     let (state, committer) = State::open(LoadedState::default(), target.clone(), limits, keys, clock.clone());
-    app::set_up_programs(&state, &config.programs).await.unwrap();
+    antaca::balances::programs::set_up_programs(&state, &config.programs).await.unwrap();
     let fees = r#"{"enabled": true, "pos": {"fixed": "0.05", "percent": "1"}, "ecommerce": {"fixed": "0.10",
         "percent": "1.5"}, "atm": {"fixed": "2", "percent": "0"}, "currencyConversionPercent": "2"}"#;
     let mut setup = Submission::default();

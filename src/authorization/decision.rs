@@ -165,9 +165,9 @@ pub fn charged_amount(
 
 /// `amount` minor units of `from` in minor units of `to` at `rate` (ISO 4217 numeric codes).
 pub fn convert_at(amount: i64, from: u16, to: u16, rate: Decimal) -> Option<i64> {
-    let from = crate::money::Currency::from_numeric(from)?;
-    let to = crate::money::Currency::from_numeric(to)?;
-    crate::fees::fx::convert(amount, &from, &to, rate)
+    let from = crate::domain::money::Currency::from_numeric(from)?;
+    let to = crate::domain::money::Currency::from_numeric(to)?;
+    crate::domain::fees::fx::convert(amount, &from, &to, rate)
 }
 
 #[cfg(test)]

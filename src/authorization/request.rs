@@ -102,24 +102,8 @@ impl Request<'_> {
 /// Parses a decoded message of a known class; an error names the field.
 pub fn parse<'a>(message: &Message<'a>, class: MessageClass, repeat: bool) -> Result<Request<'a>, FieldRef> {
     message.validate().map_err(|error| error.field)?;
-    let mandatory: &[usize] = match class {
-        MessageClass::Authorization | MessageClass::AuthorizationAdvice | MessageClass::Financial => {
-            &[2, 3, 4, 11, 12, 32, 49]
-        }
-        MessageClass::FinancialAdvice => &[2, 4, 11, 12, 32, 49, 56],
-        MessageClass::Reversal => &[4, 11, 12, 24, 32, 56],
-        MessageClass::FileUpdate => &[2, 11, 48, 91],
-        MessageClass::NetworkManagement => &[11, 24],
-    };
-    if let Some(&missing) = mandatory.iter().find(|&&position| !message.has(position)) {
-        return Err(FieldRef::De(missing as u8));
-    }
-    let number = |position: usize| -> Result<Option<u64>, FieldRef> {
-        match message.value(position) {
-            None => Ok(None),
-            Some(value) => value.as_u64().map(Some).ok_or(FieldRef::De(position as u8)),
-        }
-    };
+    check_mandatory(message, class)?;
+    let number = |position: usize| number(message, position);
     let (cvc2, lock_reason) = parse_private_data(message)?;
     let billing = match (number(6)?, number(51)?) {
         (Some(amount), Some(currency)) => Some((amount, currency as u16)),
@@ -127,15 +111,7 @@ pub fn parse<'a>(message: &Message<'a>, class: MessageClass, repeat: bool) -> Re
         (Some(_), None) => return Err(FieldRef::De(51)),
         (None, Some(_)) => return Err(FieldRef::De(6)),
     };
-    let transaction = match (message.value(32), number(11)?, number(12)?) {
-        (Some(acquirer), Some(stan), Some(local_time)) => Some(TransactionId {
-            acquirer: acquirer.as_u64().ok_or(FieldRef::De(32))?,
-            acquirer_digits: acquirer.logical_len() as u8,
-            stan: stan as u32,
-            local_time,
-        }),
-        _ => None,
-    };
+    let transaction = parse_transaction(message)?;
     let original = message.value(56).map(|value| parse_original(value.wire)).transpose()?;
     // A completion or reversal naming itself as its original would wait for its own answer.
     if let (Some(original), Some(transaction)) = (original, transaction)
@@ -143,12 +119,7 @@ pub fn parse<'a>(message: &Message<'a>, class: MessageClass, repeat: bool) -> Re
     {
         return Err(FieldRef::De(56));
     }
-    let expiry = number(14)?.map(|yymm| yymm as u16);
-    if let Some(yymm) = expiry
-        && !(1..=12).contains(&(yymm % 100))
-    {
-        return Err(FieldRef::De(14));
-    }
+    let expiry = parse_expiry(message)?;
     Ok(Request {
         class,
         mti: message.mti(),
@@ -164,14 +135,7 @@ pub fn parse<'a>(message: &Message<'a>, class: MessageClass, repeat: bool) -> Re
         billing,
         expiry,
         merchant_category: number(26)?.map(|code| code as u16),
-        entry_mode: match message.str(22) {
-            Some(mode) => Some(
-                mode.get(..2)
-                    .and_then(|digits| digits.parse().ok())
-                    .ok_or(FieldRef::De(22))?,
-            ),
-            None => None,
-        },
+        entry_mode: parse_entry_mode(message)?,
         function_code: number(24)?.map(|code| code as u16),
         cvc2,
         lock_reason,
@@ -179,6 +143,67 @@ pub fn parse<'a>(message: &Message<'a>, class: MessageClass, repeat: bool) -> Re
         original,
         file_update_code: message.raw(91).and_then(|code| code.first().copied()),
     })
+}
+
+/// The fields the contract makes mandatory for each class; the first missing one is the error.
+fn check_mandatory(message: &Message<'_>, class: MessageClass) -> Result<(), FieldRef> {
+    let mandatory: &[usize] = match class {
+        MessageClass::Authorization | MessageClass::AuthorizationAdvice | MessageClass::Financial => {
+            &[2, 3, 4, 11, 12, 32, 49]
+        }
+        MessageClass::FinancialAdvice => &[2, 4, 11, 12, 32, 49, 56],
+        MessageClass::Reversal => &[4, 11, 12, 24, 32, 56],
+        MessageClass::FileUpdate => &[2, 11, 48, 91],
+        MessageClass::NetworkManagement => &[11, 24],
+    };
+    match mandatory.iter().find(|&&position| !message.has(position)) {
+        Some(&missing) => Err(FieldRef::De(missing as u8)),
+        None => Ok(()),
+    }
+}
+
+/// A numeric field's value, if present; not a number is an error naming it.
+fn number(message: &Message<'_>, position: usize) -> Result<Option<u64>, FieldRef> {
+    match message.value(position) {
+        None => Ok(None),
+        Some(value) => value.as_u64().map(Some).ok_or(FieldRef::De(position as u8)),
+    }
+}
+
+/// DE 32 + DE 11 + DE 12, when all three are there.
+fn parse_transaction(message: &Message<'_>) -> Result<Option<TransactionId>, FieldRef> {
+    Ok(match (message.value(32), number(message, 11)?, number(message, 12)?) {
+        (Some(acquirer), Some(stan), Some(local_time)) => Some(TransactionId {
+            acquirer: acquirer.as_u64().ok_or(FieldRef::De(32))?,
+            acquirer_digits: acquirer.logical_len() as u8,
+            stan: stan as u32,
+            local_time,
+        }),
+        _ => None,
+    })
+}
+
+/// DE 14, YYMM with a month from 01 to 12.
+fn parse_expiry(message: &Message<'_>) -> Result<Option<u16>, FieldRef> {
+    let expiry = number(message, 14)?.map(|yymm| yymm as u16);
+    if let Some(yymm) = expiry
+        && !(1..=12).contains(&(yymm % 100))
+    {
+        return Err(FieldRef::De(14));
+    }
+    Ok(expiry)
+}
+
+/// DE 22 digits 1–2, the entry mode.
+fn parse_entry_mode(message: &Message<'_>) -> Result<Option<u8>, FieldRef> {
+    match message.str(22) {
+        Some(mode) => Ok(Some(
+            mode.get(..2)
+                .and_then(|digits| digits.parse().ok())
+                .ok_or(FieldRef::De(22))?,
+        )),
+        None => Ok(None),
+    }
 }
 
 fn parse_processing(code: &str) -> Processing {

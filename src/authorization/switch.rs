@@ -49,20 +49,10 @@ impl Switch {
         self.inner.answer(frame).await
     }
 
-    /// Every `interval` until `shutdown`: expires holds past
-    /// `authorization.hold_ttl_s`, and forgets recorded answers and closed holds
-    /// older than `retention` (`authorization.duplicate_retention_s`), in memory and in `store`.
-    ///
-    /// None of it scans: expired holds come from the expiry order of the open holds, old answers and
-    /// closed holds from the oldest end of the retention order, and the database deletes its old
-    /// answers outside the journal, a bounded slice at a time, so requests never queue behind it.
-    pub async fn run_housekeeping(
-        self,
-        store: crate::store::Store,
-        interval: Duration,
-        retention: Duration,
-        shutdown: CancellationToken,
-    ) {
+    /// Every `interval` until `shutdown`: expires holds past `authorization.hold_ttl_s`, read
+    /// from the expiry order of the open holds (no scan). What memory and the database forget is
+    /// [`crate::state::retention::run_retention`]'s.
+    pub async fn run_hold_expiry(self, interval: Duration, shutdown: CancellationToken) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -73,23 +63,6 @@ impl Switch {
             let expired = self.expire_holds().await;
             if expired > 0 {
                 tracing::info!(expired, "expired authorization holds");
-            }
-            let cutoff = self.inner.state.now_ms() - retention.as_millis() as i64;
-            let forgotten = self.inner.state.forget_answers_before(cutoff);
-            let dropped = self.inner.state.forget_closed_holds(cutoff);
-            tracing::debug!(
-                forgotten,
-                dropped,
-                "answers and closed holds past the retention window dropped from memory"
-            );
-            // The database's copies (and any older rows memory never held, e.g. from before a restart).
-            let deleted = tokio::select! {
-                deleted = store.forget_answers_before(cutoff) => deleted,
-                () = shutdown.cancelled() => return,
-            };
-            match deleted {
-                Ok(deleted) => tracing::debug!(deleted, "recorded answers past the retention window deleted"),
-                Err(error) => tracing::warn!(%error, "deleting old recorded answers failed; retried next round"),
             }
         }
     }

@@ -1,7 +1,10 @@
 //! Balances: opening them and moving money into them.
 //!
 //! Every operation here is one durable submission through the state's
-//! journal; it returns once the change is committed.
+//! journal; it returns once the change is committed. [`programs`]: the configured programs'
+//! set-up at start-up.
+
+pub mod programs;
 
 use crate::state::{
     Balance, BalanceId, BalanceKind, BalanceState, Change, FundingModel, IdKind, JournalError, Owner, ProgramEntry,
@@ -51,7 +54,7 @@ pub async fn open_under(
     currency: &str,
     program_id: Option<&str>,
 ) -> Result<Balance, BalanceError> {
-    if crate::money::Currency::from_code(currency).is_none() {
+    if crate::domain::money::Currency::from_code(currency).is_none() {
         return Err(BalanceError::UnknownCurrency(currency.to_owned()));
     }
     let balance = Balance {

@@ -325,7 +325,7 @@ pub enum LogFormat {
     Json,
 }
 
-pub use crate::state::FundingModel;
+pub use crate::domain::FundingModel;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -463,6 +463,26 @@ impl Config {
                 "key `network.message_bytes_max` must be within 64..=65535".into(),
             ));
         }
+        self.validate_keys()?;
+        self.jwe.previous_valid_until_ms()?;
+        if self.jwe.private_key_path.as_os_str().is_empty() && self.jwe.dev_directory.as_os_str().is_empty() {
+            return Err(ConfigError(
+                "key `jwe.dev_directory` must name a directory when `jwe.private_key_path` is empty".into(),
+            ));
+        }
+        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres")) {
+            return Err(ConfigError(
+                "key `database.url` must start with sqlite: or postgres://".into(),
+            ));
+        }
+        self.validate_tls()?;
+        self.validate_admin()?;
+        self.validate_notifications()?;
+        self.validate_programs()
+    }
+
+    /// The zone PIN key, the card data and look-up keys and their ids.
+    fn validate_keys(&self) -> Result<(), ConfigError> {
         if ![16, 24].contains(&self.authorization.zone_pin_key.bytes().len()) {
             return Err(ConfigError(
                 "key `authorization.zone_pin_key` must be a 16- or 24-byte 3DES key in hex".into(),
@@ -489,21 +509,7 @@ impl Config {
                 "key `crypto.retired_data_keys` reuses the id of `crypto.data_key_id`".into(),
             ));
         }
-        self.jwe.previous_valid_until_ms()?;
-        if self.jwe.private_key_path.as_os_str().is_empty() && self.jwe.dev_directory.as_os_str().is_empty() {
-            return Err(ConfigError(
-                "key `jwe.dev_directory` must name a directory when `jwe.private_key_path` is empty".into(),
-            ));
-        }
-        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres")) {
-            return Err(ConfigError(
-                "key `database.url` must start with sqlite: or postgres://".into(),
-            ));
-        }
-        self.validate_tls()?;
-        self.validate_admin()?;
-        self.validate_notifications()?;
-        self.validate_programs()
+        Ok(())
     }
 
     fn validate_notifications(&self) -> Result<(), ConfigError> {
@@ -611,7 +617,7 @@ impl Config {
             if !(6..=11).contains(&program.bin.len()) || !program.bin.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ConfigError(format!("{} must be 6 to 11 digits", key("bin"))));
             }
-            if crate::money::Currency::from_code(&program.currency).is_none() {
+            if crate::domain::money::Currency::from_code(&program.currency).is_none() {
                 return Err(ConfigError(format!(
                     "{} {:?} is not a known ISO 4217 code",
                     key("currency"),

@@ -81,7 +81,7 @@ pub fn charge_balance(
 
 /// The exponent of a balance's currency (2 when unknown, which `Currency` never is for a balance).
 pub fn exponent_of(balance: &BalanceCell) -> u32 {
-    crate::money::Currency::from_code(&balance.currency).map_or(2, |currency| currency.exponent)
+    crate::domain::money::Currency::from_code(&balance.currency).map_or(2, |currency| currency.exponent)
 }
 
 /// A flat event fee (account or card creation) of the program's schedule in force, charged to
@@ -120,7 +120,7 @@ pub fn opening_fee(state: &State, program: &ProgramEntry, balance: &Balance) -> 
     if !version.schedule.enabled {
         return None;
     }
-    let exponent = crate::money::Currency::from_code(&balance.currency).map_or(2, |currency| currency.exponent);
+    let exponent = crate::domain::money::Currency::from_code(&balance.currency).map_or(2, |currency| currency.exponent);
     let fee = rounding::to_minor_units(version.schedule.account_creation, exponent)?;
     (fee > 0).then(|| FeeEntry {
         id: super::entry_id(),

@@ -12,8 +12,25 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use super::events::{ChargeContext, charge_balance, exponent_of};
 use super::schedule::{Period, ScheduleVersion, WaiverCondition, in_force};
 use super::{FeeType, rounding};
-use crate::state::{CardStatus, JournalError, State, Submission, TimestampMs};
-use crate::store::{Store, StoreError};
+use crate::state::{CardId, CardStatus, JournalError, State, Submission, TimestampMs};
+
+/// Where a card's posted spend in a period comes from, for the spend waiver: the store's transfers,
+/// which memory does not keep. A trait, so that the fee rules reach the database only through what
+/// the application wiring hands them (the store implements it).
+pub trait SpendLedger: Send + Sync {
+    /// The card's posted spend in [from, to), minor units.
+    fn card_spend(
+        &self,
+        card_id: CardId,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<i64, SpendUnavailable>> + Send + '_>>;
+}
+
+/// The spend could not be read (the database is away); the period is charged at a later tick.
+#[derive(Debug, thiserror::Error)]
+#[error("the card spend could not be read: {0}")]
+pub struct SpendUnavailable(pub String);
 
 /// One period: [start, end) in ms, and its key (e.g. `M2026-11`, `W2026-48`, `D2026-11-25`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,11 +125,15 @@ pub enum PeriodicError {
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Spend(#[from] SpendUnavailable),
 }
 
 /// Charges every periodic fee due at `now`, one durable submission per (card, period).
-pub async fn charge_due(state: &State, store: &Store, now: TimestampMs) -> Result<PeriodicRun, PeriodicError> {
+pub async fn charge_due(
+    state: &State,
+    spend: &dyn SpendLedger,
+    now: TimestampMs,
+) -> Result<PeriodicRun, PeriodicError> {
     let mut run = PeriodicRun::default();
     for card in state.cards() {
         if card.status == CardStatus::Removed {
@@ -136,7 +157,7 @@ pub async fn charge_due(state: &State, store: &Store, now: TimestampMs) -> Resul
             let exponent = exponent_of(&balance);
             let amount = rounding::to_minor_units(fee.amount, exponent).unwrap_or(0);
             let waived = match spend_waiver(&version.schedule.waivers, exponent) {
-                Some(threshold) => store.card_spend(card.id, period.start, period.end).await? >= threshold,
+                Some(threshold) => spend.card_spend(card.id, period.start, period.end).await? >= threshold,
                 None => false,
             };
             let (fee_minor, waived_minor) = if waived { (0, amount) } else { (amount, 0) };
@@ -184,7 +205,7 @@ fn spend_waiver(waivers: &[super::schedule::Waiver], exponent: u32) -> Option<i6
 /// Runs [`charge_due`] every `interval` (the first time one interval after start) until `shutdown`.
 pub async fn run_scheduler(
     state: State,
-    store: Store,
+    spend: std::sync::Arc<dyn SpendLedger>,
     interval: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
@@ -196,7 +217,7 @@ pub async fn run_scheduler(
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        match charge_due(&state, &store, state.now_ms()).await {
+        match charge_due(&state, spend.as_ref(), state.now_ms()).await {
             Ok(run) if run.charged + run.waived > 0 => {
                 tracing::info!(charged = run.charged, waived = run.waived, "periodic fees charged")
             }

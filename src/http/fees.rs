@@ -370,7 +370,7 @@ async fn add_fx_rate(
     }
     let currency = |field: &str, code: &str| {
         let code = code.trim().to_ascii_uppercase();
-        crate::money::Currency::from_code(&code)
+        crate::domain::money::Currency::from_code(&code)
             .map(|currency| currency.code.to_owned())
             .ok_or_else(|| ApiError::validation(field, "is not a known ISO 4217 code"))
     };

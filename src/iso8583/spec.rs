@@ -311,7 +311,19 @@ fn compile_field(message: &str, field: &FileField) -> Result<FieldDef, SpecError
         (Encoding::BCD, _) => return Err(error("BCD encoding carries only format n".into())),
         _ => {}
     }
-    let length = match field.field_type.as_str() {
+    let length = compile_length(field, &error)?;
+    Ok(FieldDef {
+        position,
+        name: field.name.clone(),
+        length,
+        encoding: field.data_encoding,
+        format,
+    })
+}
+
+/// A field's length: fixed, or variable with its length prefix's encoding and size.
+fn compile_length(field: &FileField, error: &impl Fn(String) -> SpecError) -> Result<Length, SpecError> {
+    Ok(match field.field_type.as_str() {
         "Fixed" => {
             if field.len == 0 || field.len > 999 {
                 return Err(error(format!("fixed len {} out of range 1..=999", field.len)));
@@ -349,13 +361,6 @@ fn compile_field(message: &str, field: &FileField) -> Result<FieldDef, SpecError
             }
         }
         other => return Err(error(format!("type {other:?} is not Fixed or Variable"))),
-    };
-    Ok(FieldDef {
-        position,
-        name: field.name.clone(),
-        length,
-        encoding: field.data_encoding,
-        format,
     })
 }
 

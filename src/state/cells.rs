@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::model::*;
+use crate::domain::*;
 
 /// A balance's money: committed amounts plus reservations in flight.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub struct BalanceCell {
 
 impl BalanceCell {
     pub fn new(balance: &Balance) -> Self {
-        let currency_numeric = crate::money::Currency::from_code(&balance.currency).map_or(0, |c| c.numeric);
+        let currency_numeric = crate::domain::money::Currency::from_code(&balance.currency).map_or(0, |c| c.numeric);
         Self {
             id: balance.id,
             kind: balance.kind,

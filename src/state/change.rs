@@ -6,8 +6,8 @@
 //! order of commits cannot lose one; row updates carry the row's whole new
 //! mutable state, so the last one committed wins.
 
-use super::model::*;
-use crate::fees::{FeeEntry, FxRate, HoldFee, ScheduleVersion};
+use crate::domain::fees::{FeeEntry, FxRate, HoldFee, ScheduleVersion};
+use crate::domain::*;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::model::TimestampMs;
+use crate::domain::TimestampMs;
 
 /// Where time comes from; decisions receive `now` from it (tests inject their own).
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {

@@ -54,13 +54,13 @@ impl State {
     /// The version of a program's fee schedule in force at `now`.
     pub fn fee_schedule_at(&self, program_id: &str, now: TimestampMs) -> Option<ScheduleVersion> {
         let versions = self.memory.fees.schedules.get(program_id)?.clone();
-        crate::fees::schedule::in_force(&versions, now).cloned()
+        crate::domain::fees::schedule::in_force(&versions, now).cloned()
     }
 
     /// The rate converting `from` into `to` (ISO 4217 numeric) at `now`.
     pub fn fx_rate(&self, from: u16, to: u16, now: TimestampMs) -> Option<FxRate> {
         let rates = self.memory.fees.rates.get(&(from, to))?.clone();
-        crate::fees::fx::rate_at(&rates, now).cloned()
+        crate::domain::fees::fx::rate_at(&rates, now).cloned()
     }
 
     /// Every FX rate, oldest first.
@@ -113,7 +113,7 @@ impl Memory {
         if let (Some(card_id), Some(period_key)) = (entry.card_id, &entry.period_key) {
             self.fees.charged_periods.insert((card_id, period_key.clone()));
         }
-        let day = entry.created_at.div_euclid(crate::fees::DAY_MS);
+        let day = entry.created_at.div_euclid(crate::domain::fees::DAY_MS);
         self.fees
             .totals
             .entry((entry.program_id.clone(), entry.fee_type, day))
@@ -139,7 +139,7 @@ impl Memory {
     }
 
     pub(super) fn insert_fx_rate(&self, rate: &FxRate) {
-        let code = |alpha: &str| crate::money::Currency::from_code(alpha).map_or(0, |c| c.numeric);
+        let code = |alpha: &str| crate::domain::money::Currency::from_code(alpha).map_or(0, |c| c.numeric);
         let key = (code(&rate.from), code(&rate.to));
         let mut rates = self
             .fees

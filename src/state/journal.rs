@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::cells::{BalanceCell, CardCell, HoldCell};
 use super::change::Change;
-use super::model::TransactionId;
+use crate::domain::TransactionId;
 
 /// Why a submission was not made durable. Nothing of it was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

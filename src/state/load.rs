@@ -158,9 +158,9 @@ impl Memory {
             find(&|cell| cell.currency == program.currency && cell.owner == Owner::System(SETTLEMENT.to_owned()));
         let clearing_owner = Owner::System(clearing_purpose(&program.partner_id));
         let clearing = find(&|cell| cell.currency == program.currency && cell.owner == clearing_owner);
-        let revenue_owner = Owner::System(crate::fees::revenue_purpose(&program.partner_id));
+        let revenue_owner = Owner::System(crate::domain::revenue_purpose(&program.partner_id));
         let fee_balance = find(&|cell| cell.currency == program.currency && cell.owner == revenue_owner);
-        let currency_numeric = crate::money::Currency::from_code(&program.currency).map_or(0, |c| c.numeric);
+        let currency_numeric = crate::domain::money::Currency::from_code(&program.currency).map_or(0, |c| c.numeric);
         if let (Some(funding_balance), Some(settlement_balance)) = (funding, settlement) {
             let entry = ProgramEntry {
                 clearing_balance: if program.funding == FundingModel::PartnerDeposit {

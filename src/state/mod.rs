@@ -19,7 +19,7 @@
 //!
 //! # Files
 //! - this file: [`State`], the memory it wraps, opening and the reads of cards, balances, holds;
-//! - [`model`]: the records (cards, balances, holds, customers, …); [`change`]: what a batch changes;
+//! - [`change`]: what a batch changes (the records are [`crate::domain`]'s);
 //! - [`cells`]: the per-record cells with their locks and what is pending on them;
 //! - [`journal`]: the group committer; `apply`: committed changes into memory, one
 //!   named function per change, and what a decided batch releases;
@@ -39,8 +39,7 @@ pub mod journal;
 mod lifecycle;
 mod load;
 mod low_balance;
-pub mod model;
-mod retention;
+pub mod retention;
 #[cfg(test)]
 mod tests;
 
@@ -51,6 +50,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use dashmap::{DashMap, DashSet};
 use tokio::sync::Notify;
 
+/// The domain's records, which the state holds (a path kept for the layers above).
+pub use crate::domain::*;
 pub use cells::{AnswerSlot, BalanceCell, BalanceMoney, CardCell, HoldCell, PendingAnswer};
 pub use change::Change;
 pub use claims::{Claim, ClaimGuard, Reservation};
@@ -61,11 +62,10 @@ use invariants::assert_conserved;
 pub use journal::{Journal, JournalError, JournalLimits, Receipt, Release, Submission};
 use lifecycle::LifecycleMemory;
 pub use load::LoadedState;
-pub use model::*;
 use retention::RetentionOrder;
 
 use crate::crypto::CardKeys;
-use crate::fees::{FeeEntry, FeeRecords, FeeTotals, FeeType, FxRate, HoldFee, ScheduleVersion};
+use crate::domain::fees::{FeeEntry, FeeRecords, FeeTotals, FeeType, FxRate, HoldFee, ScheduleVersion};
 use journal::{Applier, CommitTarget};
 
 /// A program with the balances its transactions touch besides the user's.
@@ -312,15 +312,4 @@ impl State {
 /// Locks a mutex, going on past a panic of another holder (the value is a plain field).
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The partner that owns the platform's own (system) accounts.
-pub const PLATFORM_PARTNER: &str = "antaca";
-
-/// System account purposes.
-pub const SETTLEMENT: &str = "settlement";
-
-/// The deposit-model clearing account of a partner.
-pub fn clearing_purpose(partner_id: &str) -> String {
-    format!("clearing:{partner_id}")
 }

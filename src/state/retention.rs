@@ -42,7 +42,7 @@ impl State {
 
     /// Forgets the recorded answers created before `cutoff` (past the retention window), from the
     /// oldest end of the retention order; returns how many. A duplicate of one is decided afresh.
-    /// Memory only: the database's copies go with [`crate::store::Store::forget_answers_before`].
+    /// Memory only: the database's copies go with [`AnswerArchive`].
     pub fn forget_answers_before(&self, cutoff: TimestampMs) -> usize {
         // Only the queue is read under the retention lock, which every committed answer and hold
         // takes: the map's removals happen after it is let go.
@@ -111,5 +111,52 @@ impl State {
             self.memory.hold_by_transaction.remove(transaction);
         }
         closed.len()
+    }
+}
+
+/// The database's copies of old recorded answers (and any older rows memory never held, e.g. from
+/// before a restart), deleted outside the journal a bounded slice at a time so requests never queue
+/// behind it. The store implements it; the application wiring hands it to [`run_retention`].
+pub trait AnswerArchive: Send + Sync {
+    /// Deletes the answers recorded before `cutoff`; returns how many.
+    fn forget_answers_before(
+        &self,
+        cutoff: TimestampMs,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + '_>>;
+}
+
+/// Every `interval` until `shutdown`: forgets recorded answers and closed holds older than
+/// `retention` (`authorization.duplicate_retention_s`), in memory (from the oldest end of the
+/// retention order, no scan) and in the `archive`.
+pub async fn run_retention(
+    state: State,
+    archive: Arc<dyn AnswerArchive>,
+    interval: std::time::Duration,
+    retention: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let cutoff = state.now_ms() - retention.as_millis() as i64;
+        let forgotten = state.forget_answers_before(cutoff);
+        let dropped = state.forget_closed_holds(cutoff);
+        tracing::debug!(
+            forgotten,
+            dropped,
+            "answers and closed holds past the retention window dropped from memory"
+        );
+        let deleted = tokio::select! {
+            deleted = archive.forget_answers_before(cutoff) => deleted,
+            () = shutdown.cancelled() => return,
+        };
+        match deleted {
+            Ok(deleted) => tracing::debug!(deleted, "recorded answers past the retention window deleted"),
+            Err(error) => tracing::warn!(%error, "deleting old recorded answers failed; retried next round"),
+        }
     }
 }

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use super::StoreError;
+use crate::domain::*;
 use crate::state::change::Change;
-use crate::state::model::*;
 
 /// The rows of one batch, by table, in writing order.
 #[derive(Debug, Default)]
@@ -51,10 +51,10 @@ pub(crate) struct Batch<'a> {
     /// What the batch's holds, transfers and answers refer to, checked before the commit.
     pub references: References,
     // Fees (src/store/fees.rs), written after the holds.
-    pub fee_schedules: Vec<&'a crate::fees::ScheduleVersion>,
-    pub fx_rates: Vec<&'a crate::fees::FxRate>,
-    pub fee_entries: Vec<&'a crate::fees::FeeEntry>,
-    pub hold_fees: Vec<&'a crate::fees::HoldFee>,
+    pub fee_schedules: Vec<&'a crate::domain::fees::ScheduleVersion>,
+    pub fx_rates: Vec<&'a crate::domain::fees::FxRate>,
+    pub fee_entries: Vec<&'a crate::domain::fees::FeeEntry>,
+    pub hold_fees: Vec<&'a crate::domain::fees::HoldFee>,
 }
 
 /// The rows referred to by the batch's new holds, transfers and answers, each id once, sorted. These
@@ -65,7 +65,8 @@ pub(crate) struct Batch<'a> {
 /// it adds a delta to (the writers refuse a batch whose update or delta finds no row,
 /// `StoreError::MissingRows`). On the hot path that is every balance and hold an authorization
 /// refers to, so the check probes only the cards: on PostgreSQL a batch of 125 authorizations spent
-/// 0.5 ms of its 6 ms statement probing balances it was updating anyway (BENCHMARKS.md, 2026-12-07).
+/// 0.5 ms of its 6 ms statement probing balances it was updating anyway
+/// (docs/history/benchmarks-2026-12.md, "Headline numbers (2026-12-07 02:00 UTC, tree d10de4f)").
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct References {
     pub cards: Vec<CardId>,
@@ -132,7 +133,8 @@ impl References {
 ///
 /// Why: an approval wrote a hold row and an answer row, two heap rows and four index entries, when
 /// the hold row already has the transaction id (unique), the hold id and the time; the answer was
-/// a third of the hot statement's time on PostgreSQL (BENCHMARKS.md, 2026-12-07).
+/// a third of the hot statement's time on PostgreSQL (docs/history/benchmarks-2026-12.md, "Headline
+/// numbers (2026-12-07 02:00 UTC, tree d10de4f)").
 ///
 /// The first answer of a transaction wins, as `ON CONFLICT DO NOTHING` made it in one table: a
 /// later answer of a transaction whose first went onto a hold is dropped; one whose first stays in
@@ -182,116 +184,11 @@ pub(crate) struct HoldUpdate {
 impl<'a> Batch<'a> {
     pub fn new(changes: &'a [Change]) -> Result<Batch<'a>, StoreError> {
         let mut batch = Batch::default();
-        let mut partners = LastById::default();
-        let mut programs = LastById::default();
-        let mut customer_kyc = LastById::default();
-        let mut corporation_kyb = LastById::default();
-        let mut deltas: HashMap<BalanceId, BalanceDelta> = HashMap::new();
-        let mut balance_states = LastById::default();
-        let mut balance_thresholds = LastById::default();
-        let mut card_updates = LastById::default();
-        let mut hold_updates = LastById::default();
-        let mut profiles = LastById::default();
-        let mut installations = LastById::default();
-        let mut admins = LastById::default();
-        let mut sessions = LastById::default();
-        let mut kyc_submissions = LastById::default();
-        let mut notifications = LastById::default();
-        let mut card_requests = LastById::default();
+        let mut latest = Latest::default();
         for change in changes {
-            match change {
-                Change::UpsertPartner(partner) => partners.put(partner.id.as_str(), partner),
-                Change::UpsertProgram(program) => programs.put(program.id.as_str(), program),
-                Change::InsertCustomer(customer) => batch.customers.push(customer),
-                Change::UpdateCustomerKyc {
-                    customer_id,
-                    kyc_status,
-                } => customer_kyc.put(*customer_id, (*customer_id, *kyc_status)),
-                Change::InsertCorporation(corporation) => batch.corporations.push(corporation),
-                Change::UpdateCorporationKyb {
-                    corporation_id,
-                    kyb_status,
-                } => corporation_kyb.put(*corporation_id, (*corporation_id, *kyb_status)),
-                Change::InsertBalance(balance) => batch.balances.push(balance),
-                Change::BalanceDelta {
-                    balance_id,
-                    ledger,
-                    held,
-                } => {
-                    let sum = deltas.entry(*balance_id).or_insert(BalanceDelta {
-                        balance_id: *balance_id,
-                        ledger: 0,
-                        held: 0,
-                    });
-                    sum.ledger = sum.ledger.checked_add(*ledger).ok_or(StoreError::Unstorable {
-                        table: "balances",
-                        column: "ledger",
-                    })?;
-                    sum.held = sum.held.checked_add(*held).ok_or(StoreError::Unstorable {
-                        table: "balances",
-                        column: "held",
-                    })?;
-                }
-                Change::UpdateBalanceState { balance_id, state } => {
-                    balance_states.put(*balance_id, (*balance_id, *state))
-                }
-                Change::UpdateBalanceThreshold { balance_id, threshold } => {
-                    balance_thresholds.put(*balance_id, (*balance_id, *threshold))
-                }
-                Change::InsertCard(card) => batch.cards.push(card),
-                Change::UpdateCard(update) => card_updates.put(update.card_id, update),
-                Change::InsertHold(hold) => batch.holds.push(hold),
-                Change::UpdateHold {
-                    hold_id,
-                    remaining,
-                    status,
-                } => hold_updates.put(
-                    *hold_id,
-                    HoldUpdate {
-                        hold_id: *hold_id,
-                        remaining: *remaining,
-                        status: *status,
-                    },
-                ),
-                Change::InsertTransfer(transfer) => batch.transfers.push(transfer),
-                Change::RecordAnswer(answer) => batch.answers.push(answer),
-                Change::UpsertCustomerProfile(profile) => profiles.put(profile.customer_id, profile),
-                Change::UpsertInstallation(installation) => installations.put(installation.id.as_str(), installation),
-                Change::UpsertSession(session) => sessions.put(session.token_hash, session),
-                Change::ForgetSessionsBefore(cutoff) => {
-                    batch.forget_sessions_before = batch.forget_sessions_before.max(Some(*cutoff))
-                }
-                Change::UpsertAdmin(admin) => admins.put(admin.id.as_str(), admin),
-                Change::UpsertKycSubmission(submission) => kyc_submissions.put(submission.id.as_str(), submission),
-                Change::InsertCorporationDetails(details) => batch.corporation_details.push(details),
-                Change::InsertKybTransition(transition) => batch.kyb_transitions.push(transition),
-                Change::UpsertNotification(notification) => notifications.put(notification.id.as_str(), notification),
-                Change::UpsertCardRequest(request) => card_requests.put(request.id.as_str(), request),
-                Change::InsertFeeSchedule(version) => batch.fee_schedules.push(version),
-                Change::InsertFxRate(rate) => batch.fx_rates.push(rate),
-                Change::InsertFeeEntry(entry) => batch.fee_entries.push(entry),
-                Change::InsertHoldFee(fee) => batch.hold_fees.push(fee),
-            }
+            latest.add(&mut batch, change)?;
         }
-        batch.partners = partners.into_sorted();
-        batch.programs = programs.into_sorted();
-        batch.customer_kyc = customer_kyc.into_sorted();
-        batch.corporation_kyb = corporation_kyb.into_sorted();
-        batch.balance_deltas = deltas.into_values().collect();
-        batch.balance_deltas.sort_unstable_by_key(|delta| delta.balance_id);
-        batch.balance_states = balance_states.into_sorted();
-        batch.balance_thresholds = balance_thresholds.into_sorted();
-        batch.card_updates = card_updates.into_sorted();
-        batch.hold_updates = hold_updates.into_sorted();
-        batch.customer_profiles = profiles.into_sorted();
-        // Sorted by id, UUID v7 ids are in creation order: a replaced installation is deactivated before
-        // its successor is written, so the one-active-per-device index never sees two.
-        batch.installations = installations.into_sorted();
-        batch.admins = admins.into_sorted();
-        batch.sessions = sessions.into_sorted();
-        batch.kyc_submissions = kyc_submissions.into_sorted();
-        batch.notifications = notifications.into_sorted();
-        batch.card_requests = card_requests.into_sorted();
+        latest.into_batch(&mut batch);
         batch.hold_answers = answers_on_holds(&batch.holds, &mut batch.answers);
         batch.references = References::of(&batch);
         Ok(batch)
@@ -395,6 +292,136 @@ pub(crate) fn expect_rows(table: &'static str, expected: usize, found: u64) -> R
         Ok(())
     } else {
         Err(StoreError::MissingRows { table, expected, found })
+    }
+}
+
+/// While a batch is gathered: the last update of each record (the one to write), and each
+/// balance's summed delta. Inserts go straight to the [`Batch`].
+#[derive(Default)]
+struct Latest<'a> {
+    partners: LastById<&'a str, &'a Partner>,
+    programs: LastById<&'a str, &'a Program>,
+    customer_kyc: LastById<CustomerId, (CustomerId, KycStatus)>,
+    corporation_kyb: LastById<CorporationId, (CorporationId, KybStatus)>,
+    deltas: HashMap<BalanceId, BalanceDelta>,
+    balance_states: LastById<BalanceId, (BalanceId, BalanceState)>,
+    balance_thresholds: LastById<BalanceId, (BalanceId, Option<i64>)>,
+    card_updates: LastById<CardId, &'a CardUpdate>,
+    hold_updates: LastById<HoldId, HoldUpdate>,
+    profiles: LastById<CustomerId, &'a CustomerProfile>,
+    installations: LastById<&'a str, &'a Installation>,
+    admins: LastById<&'a str, &'a AdminUser>,
+    sessions: LastById<[u8; 32], &'a Session>,
+    kyc_submissions: LastById<&'a str, &'a KycSubmission>,
+    notifications: LastById<&'a str, &'a Notification>,
+    card_requests: LastById<&'a str, &'a CardRequestRecord>,
+}
+
+impl<'a> Latest<'a> {
+    fn add(&mut self, batch: &mut Batch<'a>, change: &'a Change) -> Result<(), StoreError> {
+        match change {
+            Change::UpsertPartner(partner) => self.partners.put(partner.id.as_str(), partner),
+            Change::UpsertProgram(program) => self.programs.put(program.id.as_str(), program),
+            Change::InsertCustomer(customer) => batch.customers.push(customer),
+            Change::UpdateCustomerKyc {
+                customer_id,
+                kyc_status,
+            } => self.customer_kyc.put(*customer_id, (*customer_id, *kyc_status)),
+            Change::InsertCorporation(corporation) => batch.corporations.push(corporation),
+            Change::UpdateCorporationKyb {
+                corporation_id,
+                kyb_status,
+            } => self
+                .corporation_kyb
+                .put(*corporation_id, (*corporation_id, *kyb_status)),
+            Change::InsertBalance(balance) => batch.balances.push(balance),
+            Change::BalanceDelta {
+                balance_id,
+                ledger,
+                held,
+            } => self.add_delta(*balance_id, *ledger, *held)?,
+            Change::UpdateBalanceState { balance_id, state } => {
+                self.balance_states.put(*balance_id, (*balance_id, *state))
+            }
+            Change::UpdateBalanceThreshold { balance_id, threshold } => {
+                self.balance_thresholds.put(*balance_id, (*balance_id, *threshold))
+            }
+            Change::InsertCard(card) => batch.cards.push(card),
+            Change::UpdateCard(update) => self.card_updates.put(update.card_id, update),
+            Change::InsertHold(hold) => batch.holds.push(hold),
+            Change::UpdateHold {
+                hold_id,
+                remaining,
+                status,
+            } => self.hold_updates.put(
+                *hold_id,
+                HoldUpdate {
+                    hold_id: *hold_id,
+                    remaining: *remaining,
+                    status: *status,
+                },
+            ),
+            Change::InsertTransfer(transfer) => batch.transfers.push(transfer),
+            Change::RecordAnswer(answer) => batch.answers.push(answer),
+            Change::UpsertCustomerProfile(profile) => self.profiles.put(profile.customer_id, profile),
+            Change::UpsertInstallation(installation) => self.installations.put(installation.id.as_str(), installation),
+            Change::UpsertSession(session) => self.sessions.put(session.token_hash, session),
+            Change::ForgetSessionsBefore(cutoff) => {
+                batch.forget_sessions_before = batch.forget_sessions_before.max(Some(*cutoff))
+            }
+            Change::UpsertAdmin(admin) => self.admins.put(admin.id.as_str(), admin),
+            Change::UpsertKycSubmission(submission) => self.kyc_submissions.put(submission.id.as_str(), submission),
+            Change::InsertCorporationDetails(details) => batch.corporation_details.push(details),
+            Change::InsertKybTransition(transition) => batch.kyb_transitions.push(transition),
+            Change::UpsertNotification(notification) => self.notifications.put(notification.id.as_str(), notification),
+            Change::UpsertCardRequest(request) => self.card_requests.put(request.id.as_str(), request),
+            Change::InsertFeeSchedule(version) => batch.fee_schedules.push(version),
+            Change::InsertFxRate(rate) => batch.fx_rates.push(rate),
+            Change::InsertFeeEntry(entry) => batch.fee_entries.push(entry),
+            Change::InsertHoldFee(fee) => batch.hold_fees.push(fee),
+        }
+        Ok(())
+    }
+
+    /// Sums a balance's deltas; a sum past 64 bits cannot be stored.
+    fn add_delta(&mut self, balance_id: BalanceId, ledger: i64, held: i64) -> Result<(), StoreError> {
+        let sum = self.deltas.entry(balance_id).or_insert(BalanceDelta {
+            balance_id,
+            ledger: 0,
+            held: 0,
+        });
+        sum.ledger = sum.ledger.checked_add(ledger).ok_or(StoreError::Unstorable {
+            table: "balances",
+            column: "ledger",
+        })?;
+        sum.held = sum.held.checked_add(held).ok_or(StoreError::Unstorable {
+            table: "balances",
+            column: "held",
+        })?;
+        Ok(())
+    }
+
+    /// Each record's last update into `batch`, sorted by id (the order rows are locked in).
+    fn into_batch(self, batch: &mut Batch<'a>) {
+        batch.partners = self.partners.into_sorted();
+        batch.programs = self.programs.into_sorted();
+        batch.customer_kyc = self.customer_kyc.into_sorted();
+        batch.corporation_kyb = self.corporation_kyb.into_sorted();
+        batch.balance_deltas = self.deltas.into_values().collect();
+        batch.balance_deltas.sort_unstable_by_key(|delta| delta.balance_id);
+        batch.balance_states = self.balance_states.into_sorted();
+        batch.balance_thresholds = self.balance_thresholds.into_sorted();
+        batch.card_updates = self.card_updates.into_sorted();
+        batch.hold_updates = self.hold_updates.into_sorted();
+        batch.customer_profiles = self.profiles.into_sorted();
+        // Sorted by id, UUID v7 ids are in creation order: a replaced installation is deactivated before
+        // its successor is written, so the one-active-per-device index never sees two.
+        batch.installations = self.installations.into_sorted();
+        batch.admins = self.admins.into_sorted();
+        batch.sessions = self.sessions.into_sorted();
+        batch.kyc_submissions = self.kyc_submissions.into_sorted();
+        batch.notifications = self.notifications.into_sorted();
+        batch.card_requests = self.card_requests.into_sorted();
     }
 }
 

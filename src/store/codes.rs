@@ -3,8 +3,8 @@
 //! constraints list the same spellings.
 
 use super::StoreError;
-use crate::state::model::CardRequestStatus;
-use crate::state::model::{
+use crate::domain::CardRequestStatus;
+use crate::domain::{
     AdminRole, BalanceKind, BalanceState, CardKind, CardStatus, FundingModel, HoldStatus, KybStatus, KycSource,
     KycStatus, KycSubmissionStatus, LockReason, Owner, SessionSubject, TransferKind,
 };

@@ -8,115 +8,139 @@ use sqlx::{PgConnection, PgPool, QueryBuilder, SqliteConnection, SqlitePool};
 use super::StoreError;
 use super::load::{Parameter, RowSource, collect};
 use super::rows::Columns;
-use crate::fees::{FeeEntry, FeeRecords, FeeSchedule, FeeTotals, FeeType, FxRate, HoldFee, ScheduleVersion};
-use crate::state::model::{CardId, TimestampMs, TransactionId};
+use crate::domain::fees::{FeeEntry, FeeRecords, FeeSchedule, FeeTotals, FeeType, FxRate, HoldFee, ScheduleVersion};
+use crate::domain::{CardId, TimestampMs, TransactionId};
 
 /// Rows per statement: 15 columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters.
 const ROWS_MAX: usize = 2000;
 
 macro_rules! fee_writer {
-    ($name:ident, $connection:ty, $database:ty) => {
-        /// Writes a batch's fee rows (after its holds, which hold fees describe).
-        pub(super) async fn $name(
-            connection: &mut $connection,
-            schedules: &[&ScheduleVersion],
-            rates: &[&FxRate],
-            entries: &[&FeeEntry],
-            hold_fees: &[&HoldFee],
-        ) -> Result<(), StoreError> {
-            for chunk in schedules.chunks(ROWS_MAX) {
-                let mut builder = QueryBuilder::<$database>::new(
-                    "INSERT INTO fee_schedules (program_id, version, effective_from, schedule, created_at, created_by) ",
-                );
-                let mut failed = None;
-                builder.push_values(chunk, |mut values, row| {
-                    let json = serde_json::to_string(&row.schedule).unwrap_or_else(|error| {
-                        failed = Some(error.to_string());
-                        String::new()
+    ($module:ident, $connection:ty, $database:ty) => {
+        /// The fee rows' writer for one backend (the SQL is the same; the connection type differs).
+        pub(super) mod $module {
+            use super::*;
+
+            /// Writes a batch's fee rows (after its holds, which hold fees describe).
+            pub(crate) async fn write(
+                connection: &mut $connection,
+                schedules: &[&ScheduleVersion],
+                rates: &[&FxRate],
+                entries: &[&FeeEntry],
+                hold_fees: &[&HoldFee],
+            ) -> Result<(), StoreError> {
+                write_schedules(connection, schedules).await?;
+                write_rates(connection, rates).await?;
+                write_entries(connection, entries).await?;
+                write_hold_fees(connection, hold_fees).await
+            }
+
+            async fn write_schedules(connection: &mut $connection, schedules: &[&ScheduleVersion]) -> Result<(), StoreError> {
+                for chunk in schedules.chunks(ROWS_MAX) {
+                    let mut builder = QueryBuilder::<$database>::new(
+                        "INSERT INTO fee_schedules (program_id, version, effective_from, schedule, created_at, created_by) ",
+                    );
+                    let mut failed = None;
+                    builder.push_values(chunk, |mut values, row| {
+                        let json = serde_json::to_string(&row.schedule).unwrap_or_else(|error| {
+                            failed = Some(error.to_string());
+                            String::new()
+                        });
+                        values
+                            .push_bind(row.program_id.clone())
+                            .push_bind(row.version)
+                            .push_bind(row.effective_from)
+                            .push_bind(json)
+                            .push_bind(row.created_at)
+                            .push_bind(row.created_by.clone());
                     });
-                    values
-                        .push_bind(row.program_id.clone())
-                        .push_bind(row.version)
-                        .push_bind(row.effective_from)
-                        .push_bind(json)
-                        .push_bind(row.created_at)
-                        .push_bind(row.created_by.clone());
-                });
-                if failed.is_some() {
-                    return Err(StoreError::Unstorable {
-                        table: "fee_schedules",
-                        column: "schedule",
-                    });
+                    if failed.is_some() {
+                        return Err(StoreError::Unstorable {
+                            table: "fee_schedules",
+                            column: "schedule",
+                        });
+                    }
+                    builder.build().persistent(false).execute(&mut *connection).await?;
                 }
-                builder.build().persistent(false).execute(&mut *connection).await?;
+                Ok(())
             }
-            for chunk in rates.chunks(ROWS_MAX) {
-                let mut builder = QueryBuilder::<$database>::new(
-                    "INSERT INTO fx_rates (id, from_currency, to_currency, rate, valid_from, valid_to, created_at, \
-                     created_by) ",
-                );
-                builder.push_values(chunk, |mut values, row| {
-                    values
-                        .push_bind(row.id.clone())
-                        .push_bind(row.from.clone())
-                        .push_bind(row.to.clone())
-                        .push_bind(row.rate.to_string())
-                        .push_bind(row.valid_from)
-                        .push_bind(row.valid_to)
-                        .push_bind(row.created_at)
-                        .push_bind(row.created_by.clone());
-                });
-                builder.build().persistent(false).execute(&mut *connection).await?;
+
+            async fn write_rates(connection: &mut $connection, rates: &[&FxRate]) -> Result<(), StoreError> {
+                for chunk in rates.chunks(ROWS_MAX) {
+                    let mut builder = QueryBuilder::<$database>::new(
+                        "INSERT INTO fx_rates (id, from_currency, to_currency, rate, valid_from, valid_to, created_at, \
+                         created_by) ",
+                    );
+                    builder.push_values(chunk, |mut values, row| {
+                        values
+                            .push_bind(row.id.clone())
+                            .push_bind(row.from.clone())
+                            .push_bind(row.to.clone())
+                            .push_bind(row.rate.to_string())
+                            .push_bind(row.valid_from)
+                            .push_bind(row.valid_to)
+                            .push_bind(row.created_at)
+                            .push_bind(row.created_by.clone());
+                    });
+                    builder.build().persistent(false).execute(&mut *connection).await?;
+                }
+                Ok(())
             }
-            for chunk in entries.chunks(ROWS_MAX) {
-                let mut builder = QueryBuilder::<$database>::new(
-                    "INSERT INTO fee_entries (id, fee_type, program_id, partner_id, balance_id, revenue_balance_id, \
-                     card_id, hold_id, transaction_id, period_key, currency, amount, waived, unpaid, created_at) ",
-                );
-                builder.push_values(chunk, |mut values, row| {
-                    values
-                        .push_bind(row.id.clone())
-                        .push_bind(row.fee_type.text())
-                        .push_bind(row.program_id.clone())
-                        .push_bind(row.partner_id.clone())
-                        .push_bind(row.balance_id)
-                        .push_bind(row.revenue_balance_id)
-                        .push_bind(row.card_id)
-                        .push_bind(row.hold_id)
-                        .push_bind(row.transaction.map(|transaction| transaction.to_string()))
-                        .push_bind(row.period_key.clone())
-                        .push_bind(row.currency.clone())
-                        .push_bind(row.amount)
-                        .push_bind(row.waived)
-                        .push_bind(row.unpaid)
-                        .push_bind(row.created_at);
-                });
-                builder.build().persistent(false).execute(&mut *connection).await?;
+
+            async fn write_entries(connection: &mut $connection, entries: &[&FeeEntry]) -> Result<(), StoreError> {
+                for chunk in entries.chunks(ROWS_MAX) {
+                    let mut builder = QueryBuilder::<$database>::new(
+                        "INSERT INTO fee_entries (id, fee_type, program_id, partner_id, balance_id, revenue_balance_id, \
+                         card_id, hold_id, transaction_id, period_key, currency, amount, waived, unpaid, created_at) ",
+                    );
+                    builder.push_values(chunk, |mut values, row| {
+                        values
+                            .push_bind(row.id.clone())
+                            .push_bind(row.fee_type.text())
+                            .push_bind(row.program_id.clone())
+                            .push_bind(row.partner_id.clone())
+                            .push_bind(row.balance_id)
+                            .push_bind(row.revenue_balance_id)
+                            .push_bind(row.card_id)
+                            .push_bind(row.hold_id)
+                            .push_bind(row.transaction.map(|transaction| transaction.to_string()))
+                            .push_bind(row.period_key.clone())
+                            .push_bind(row.currency.clone())
+                            .push_bind(row.amount)
+                            .push_bind(row.waived)
+                            .push_bind(row.unpaid)
+                            .push_bind(row.created_at);
+                    });
+                    builder.build().persistent(false).execute(&mut *connection).await?;
+                }
+                Ok(())
             }
-            for chunk in hold_fees.chunks(ROWS_MAX) {
-                let mut builder = QueryBuilder::<$database>::new(
-                    "INSERT INTO hold_fees (hold_id, fee_type, fee, conversion_fee, original_amount, \
-                     original_currency, rate) ",
-                );
-                builder.push_values(chunk, |mut values, row| {
-                    values
-                        .push_bind(row.hold_id)
-                        .push_bind(row.kind.text())
-                        .push_bind(row.fee)
-                        .push_bind(row.conversion_fee)
-                        .push_bind(row.original.map(|(amount, _)| amount))
-                        .push_bind(row.original.map(|(_, currency)| i32::from(currency)))
-                        .push_bind(row.rate.map(|rate| rate.to_string()));
-                });
-                builder.build().persistent(false).execute(&mut *connection).await?;
+
+            async fn write_hold_fees(connection: &mut $connection, hold_fees: &[&HoldFee]) -> Result<(), StoreError> {
+                for chunk in hold_fees.chunks(ROWS_MAX) {
+                    let mut builder = QueryBuilder::<$database>::new(
+                        "INSERT INTO hold_fees (hold_id, fee_type, fee, conversion_fee, original_amount, \
+                         original_currency, rate) ",
+                    );
+                    builder.push_values(chunk, |mut values, row| {
+                        values
+                            .push_bind(row.hold_id)
+                            .push_bind(row.kind.text())
+                            .push_bind(row.fee)
+                            .push_bind(row.conversion_fee)
+                            .push_bind(row.original.map(|(amount, _)| amount))
+                            .push_bind(row.original.map(|(_, currency)| i32::from(currency)))
+                            .push_bind(row.rate.map(|rate| rate.to_string()));
+                    });
+                    builder.build().persistent(false).execute(&mut *connection).await?;
+                }
+                Ok(())
             }
-            Ok(())
         }
     };
 }
 
-fee_writer!(write_postgres, PgConnection, sqlx::Postgres);
-fee_writer!(write_sqlite, SqliteConnection, sqlx::Sqlite);
+fee_writer!(postgres_writer, PgConnection, sqlx::Postgres);
+fee_writer!(sqlite_writer, SqliteConnection, sqlx::Sqlite);
 
 const SCHEDULES: &str =
     "SELECT program_id, version, effective_from, schedule, created_at, created_by FROM fee_schedules";

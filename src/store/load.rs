@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::rows::{self, Columns};
 use super::{MaxIds, Snapshot, StoreError};
-use crate::state::model::{LifecycleRecords, TimestampMs};
+use crate::domain::{LifecycleRecords, TimestampMs};
 
 /// The one parameter a read may bind.
 #[derive(Debug, Clone, Copy)]
@@ -154,28 +154,7 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
     )
     .await?;
     let corporations = collect(source, rows::CORPORATIONS, Parameter::None, 0, rows::corporation).await?;
-    let live_holds = collect(
-        source,
-        rows::LIVE_HOLDS,
-        Parameter::Int(answers_since),
-        0,
-        rows::live_hold,
-    )
-    .await?;
-    let mut answers = collect(
-        source,
-        rows::ANSWERS_SINCE,
-        Parameter::Int(answers_since),
-        0,
-        rows::answer,
-    )
-    .await?;
-    // The answers stored on holds (migration 0012): those of the retention window, as above.
-    let mut holds = Vec::with_capacity(live_holds.len());
-    for (hold, answer) in live_holds {
-        answers.extend(answer.filter(|answer| answer.created_at >= answers_since));
-        holds.push(hold);
-    }
+    let (holds, answers) = holds_and_answers(source, answers_since).await?;
     let balances = match balances {
         Some(spawned) => spawned.join().await?,
         None => {
@@ -208,6 +187,23 @@ pub(crate) async fn snapshot<S: RowSource>(source: &S, answers_since: TimestampM
         lifecycle,
         fees,
     })
+}
+
+/// The live holds, and the answers of the retention window: those in `recorded_answers` and those
+/// stored on holds (migration 0012).
+async fn holds_and_answers<S: RowSource>(
+    source: &S,
+    answers_since: TimestampMs,
+) -> Result<(Vec<crate::domain::Hold>, Vec<crate::domain::RecordedAnswer>), StoreError> {
+    let since = Parameter::Int(answers_since);
+    let live_holds = collect(source, rows::LIVE_HOLDS, since, 0, rows::live_hold).await?;
+    let mut answers = collect(source, rows::ANSWERS_SINCE, since, 0, rows::answer).await?;
+    let mut holds = Vec::with_capacity(live_holds.len());
+    for (hold, answer) in live_holds {
+        answers.extend(answer.filter(|answer| answer.created_at >= answers_since));
+        holds.push(hold);
+    }
+    Ok((holds, answers))
 }
 
 /// The lifecycle API's records: small tables (people's pace), read one after another.

@@ -32,9 +32,9 @@ use batch::Batch;
 use load::{Parameter, RowSource};
 use rows::Columns;
 
+use crate::domain::*;
 use crate::state::change::Change;
 use crate::state::journal::Written;
-use crate::state::model::*;
 
 /// A connection pool to one of the two databases. Cloning shares the pool.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ pub struct Snapshot {
     /// Profiles, installations, sessions, admin users, KYC submissions, corporation details, KYB transitions.
     pub lifecycle: LifecycleRecords,
     /// Fee schedules, FX rates, the loaded holds' fees, charged periods, fee report totals.
-    pub fees: crate::fees::FeeRecords,
+    pub fees: crate::domain::fees::FeeRecords,
 }
 
 /// Recorded answers one slice of [`Store::forget_answers_before`] deletes at most, each slice in a
@@ -201,13 +201,14 @@ impl Store {
     }
 
     /// Deletes the recorded answers created before `cutoff` (not those stored on holds, which stay
-    /// with their holds; start-up leaves them out by the same cutoff) and the markers of the batches started
-    /// before it, outside the journal: in slices of at most [`FORGET_ROWS_MAX`] answers, each its
-    /// own transaction on a pooled connection, with a pause between them. In a journal batch (as it
-    /// was), every request behind the batch waited for a sweep's whole delete: the soak's worst
-    /// seconds (RELIABILITY.md). Nothing else writes rows that old, so this needs no ordering with
-    /// the journal. Returns how many answers were deleted; on an error, those deleted until then
-    /// stay deleted and the next sweep deletes the rest.
+    /// with their holds; start-up leaves them out by the same cutoff) and the markers of the batches
+    /// started before it, outside the journal: in slices of at most [`FORGET_ROWS_MAX`] answers,
+    /// each its own transaction on a pooled connection, with a pause between them. In a journal
+    /// batch (as it was), every request behind the batch waited for a sweep's whole delete: the
+    /// soak's worst seconds (docs/history/reliability-2026-12.md, 2026-12-04). Nothing else writes
+    /// rows that old, so this needs no ordering with the journal. Returns how many answers were
+    /// deleted; on an error, those deleted until then stay deleted and the next sweep deletes the
+    /// rest.
     pub async fn forget_answers_before(&self, cutoff: TimestampMs) -> Result<u64, StoreError> {
         let mut deleted = 0;
         let mut from = TimestampMs::MIN;
@@ -274,7 +275,7 @@ impl Store {
     }
 
     /// Every fee entry, in id (creation) order (tests and the auditor).
-    pub async fn fee_entries(&self) -> Result<Vec<crate::fees::FeeEntry>, StoreError> {
+    pub async fn fee_entries(&self) -> Result<Vec<crate::domain::fees::FeeEntry>, StoreError> {
         match self {
             Store::Postgres(pool) => fees::entries(pool).await,
             Store::Sqlite(pool) => fees::entries(pool).await,
@@ -282,7 +283,12 @@ impl Store {
     }
 
     /// The posted card spend of a card in [from, to), minor units (the periodic-fee spend waiver).
-    pub async fn card_spend(&self, card_id: CardId, from: TimestampMs, to: TimestampMs) -> Result<i64, StoreError> {
+    pub async fn posted_card_spend(
+        &self,
+        card_id: CardId,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> Result<i64, StoreError> {
         match self {
             Store::Postgres(pool) => fees::card_spend_postgres(pool, card_id, from, to).await,
             Store::Sqlite(pool) => fees::card_spend_sqlite(pool, card_id, from, to).await,
@@ -319,5 +325,35 @@ impl Store {
             Store::Postgres(pool) => load::collect(pool, sql, Parameter::None, 0, from_postgres).await,
             Store::Sqlite(pool) => load::collect(pool, sql, Parameter::None, 0, from_sqlite).await,
         }
+    }
+}
+
+impl crate::fees::periodic::SpendLedger for Store {
+    fn card_spend(
+        &self,
+        card_id: CardId,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<i64, crate::fees::periodic::SpendUnavailable>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            self.posted_card_spend(card_id, from, to)
+                .await
+                .map_err(|error| crate::fees::periodic::SpendUnavailable(error.to_string()))
+        })
+    }
+}
+
+impl crate::state::retention::AnswerArchive for Store {
+    fn forget_answers_before(
+        &self,
+        cutoff: TimestampMs,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + '_>> {
+        Box::pin(async move {
+            Store::forget_answers_before(self, cutoff)
+                .await
+                .map_err(|error| error.to_string())
+        })
     }
 }

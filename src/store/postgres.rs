@@ -15,8 +15,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use super::batch::{Batch, HoldUpdate, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
 use super::{BatchMarker, StoreError};
+use crate::domain::*;
 use crate::state::journal::{BATCH_COUNT_BITS, Written};
-use crate::state::model::*;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -53,12 +53,12 @@ pub(super) async fn connect(url: &str, connections_max: u32) -> Result<PgPool, S
 ///
 /// Why a bound: committing on its own saves two round trips, but the next batch may then start
 /// writing only once this one's commit record is flushed ([`Written`]); in a transaction it starts
-/// as soon as the statement has run, and this batch's flush overlaps its writing. A small batch
-/// (a lightly loaded switch, where latency is what counts) gains more from the round trips; a large
-/// one (a backlog, where throughput is what counts) from the overlap. Measured side by side on 2
-/// cores (BENCHMARKS.md, 2026-12-06 evening): own transactions for every batch lowered the median
-/// latency at 14,500/s by a third and the saturation throughput by 10-19 %, with batches of about
-/// 130 changes at 14,500/s and 1,500 at saturation.
+/// as soon as the statement has run, and this batch's flush overlaps its writing. A small batch (a
+/// lightly loaded switch, where latency is what counts) gains more from the round trips; a large one
+/// (a backlog, where throughput is what counts) from the overlap. Measured side by side on 2 cores
+/// (docs/history/benchmarks-2026-12.md, 2026-12-06 evening): own transactions for every batch
+/// lowered the median latency at 14,500/s by a third and the saturation throughput by 10-19 %, with
+/// batches of about 130 changes at 14,500/s and 1,500 at saturation.
 const OWN_TRANSACTION_ROWS_MAX: usize = 512;
 
 pub(super) async fn commit(
@@ -179,7 +179,7 @@ async fn write(
     // A balance's state or threshold after its deltas: one statement cannot change a row twice.
     update_balance_states(connection, &batch.balance_states).await?;
     update_balance_thresholds(connection, &batch.balance_thresholds).await?;
-    super::fees::write_postgres(
+    super::fees::postgres_writer::write(
         connection,
         &batch.fee_schedules,
         &batch.fx_rates,
@@ -232,8 +232,6 @@ async fn write_money_rows(
     marker: Option<BatchMarker>,
     transaction: Transaction,
 ) -> Result<(), StoreError> {
-    const ANSWERS: &str = "recorded_answers";
-    const HOLDS: &str = "holds";
     if batch.holds.is_empty()
         && batch.hold_updates.is_empty()
         && batch.transfers.is_empty()
@@ -244,25 +242,42 @@ async fn write_money_rows(
     {
         return Ok(());
     }
-    let (holds, answers, transfers, deltas) = (&batch.holds, &batch.answers, &batch.transfers, &batch.balance_deltas);
-    let hold_answers = &batch.hold_answers;
-    let new_hold_ids = column(holds, |row| row.id);
-    // A hold inserted and updated in one batch (the store allows it, memory never does it) is
-    // inserted as updated: the update would not see the row its own statement inserts.
-    // (A set, not `contains` on the vector: a backlog's batch holds thousands of each.)
-    let (updates_of_new, hold_updates): (Vec<&HoldUpdate>, Vec<&HoldUpdate>) = if new_hold_ids.is_empty() {
-        (Vec::new(), batch.hold_updates.iter().collect())
-    } else {
-        let new: HashSet<HoldId> = new_hold_ids.iter().copied().collect();
-        batch
-            .hold_updates
-            .iter()
-            .partition(|update| new.contains(&update.hold_id))
-    };
-    let updated = |hold: &Hold| updates_of_new.iter().find(|update| update.hold_id == hold.id);
+    let (updates_of_new, hold_updates) = split_hold_updates(batch);
+    let deltas = &batch.balance_deltas;
     let epoch = marker.and_then(|marker| marker.epoch);
-    sqlx::query(
-        "WITH new_holds AS (\
+    let query = sqlx::query(MONEY_STATEMENT);
+    let query = bind_holds(query, &batch.holds, &updates_of_new);
+    let query = bind_hold_updates(query, &hold_updates);
+    let query = bind_transfers(query, &batch.transfers);
+    let query = bind_answers(query, &batch.answers)?;
+    let query = query
+        .bind(column(deltas, |row| row.balance_id))
+        .bind(column(deltas, |row| row.ledger))
+        .bind(column(deltas, |row| row.held))
+        .bind(marker.map(|marker| marker.batch))
+        .bind(epoch)
+        .bind(&batch.references.cards)
+        .bind(&batch.references.balances)
+        .bind(&batch.references.holds)
+        .bind(hold_updates.len() as i64)
+        .bind(deltas.len() as i64);
+    let query = bind_hold_answers(query, &batch.hold_answers)?;
+    query
+        .execute(&mut *connection)
+        .await
+        .map_err(|error| match StoreError::from_batch_check(&error, epoch) {
+            Some(refused) => refused,
+            None if transaction == Transaction::Own => StoreError::from_postgres_commit(error),
+            None => StoreError::from(error),
+        })?;
+    Ok(())
+}
+
+/// The hot path's one statement: every money row of a batch, its marker and its checks. Its
+/// parameters: $1–$10 new holds, $11–$13 hold updates, $14–$21 transfers, $22–$29 recorded
+/// answers, $30–$32 balance deltas, $33 the batch marker, $34 the epoch, $35–$37 the references
+/// to check, $38–$39 the expected row counts, $40–$44 the answers stored on new holds.
+const MONEY_STATEMENT: &str = "WITH new_holds AS (\
            INSERT INTO holds (id, transaction_id, card_id, user_balance_id, partner_balance_id, amount, remaining, \
            status, created_at, expires_at, answer_mti, answer_action_code, answer_approval_code, answer_available, \
            answer_available_currency) \
@@ -299,95 +314,124 @@ async fn write_money_rows(
           WHERE NOT EXISTS (SELECT 1 FROM balances WHERE balances.id = v.id)), \
          (SELECT COUNT(*) FROM UNNEST($37::int8[]) AS v (id) \
           WHERE NOT EXISTS (SELECT 1 FROM holds WHERE holds.id = v.id)), \
-         $34, (SELECT COUNT(*) FROM marked))",
-    )
-    .bind(&new_hold_ids)
-    .bind(column(holds, |row| row.transaction.to_string()))
-    .bind(column(holds, |row| row.card_id))
-    .bind(column(holds, |row| row.user_balance_id))
-    .bind(column(holds, |row| row.partner_balance_id))
-    .bind(column(holds, |row| row.amount))
-    .bind(column(holds, |row| {
-        updated(row).map_or(row.remaining, |update| update.remaining)
-    }))
-    .bind(column(holds, |row| {
-        updated(row).map_or(row.status, |update| update.status).text()
-    }))
-    .bind(column(holds, |row| row.created_at))
-    .bind(column(holds, |row| row.expires_at))
-    .bind(column(&hold_updates, |row| row.hold_id))
-    .bind(column(&hold_updates, |row| row.remaining))
-    .bind(column(&hold_updates, |row| row.status.text()))
-    .bind(column(transfers, |row| row.id))
-    .bind(column(transfers, |row| row.kind.text()))
-    .bind(column(transfers, |row| row.debit_balance_id))
-    .bind(column(transfers, |row| row.credit_balance_id))
-    .bind(column(transfers, |row| row.amount))
-    .bind(column(transfers, |row| {
-        row.transaction.map(|transaction| transaction.to_string())
-    }))
-    .bind(column(transfers, |row| row.hold_id))
-    .bind(column(transfers, |row| row.created_at))
-    .bind(column(answers, |row| row.transaction.to_string()))
-    .bind(column(answers, |row| i32::from(row.mti)))
-    .bind(column_checked(answers, |row| {
-        utf8(&row.action_code, ANSWERS, "action_code")
-    })?)
-    .bind(column_checked(answers, |row| {
-        row.approval_code
-            .as_ref()
-            .map(|code| utf8(code, ANSWERS, "approval_code"))
-            .transpose()
-    })?)
-    .bind(column(answers, |row| row.available.map(|(amount, _)| amount)))
-    .bind(column_checked(answers, |row| {
-        row.available
-            .map(|(_, currency)| fits::<i16>(currency, ANSWERS, "available_currency"))
-            .transpose()
-    })?)
-    .bind(column(answers, |row| row.hold_id))
-    .bind(column(answers, |row| row.created_at))
-    .bind(column(deltas, |row| row.balance_id))
-    .bind(column(deltas, |row| row.ledger))
-    .bind(column(deltas, |row| row.held))
-    .bind(marker.map(|marker| marker.batch))
-    .bind(epoch)
-    .bind(&batch.references.cards)
-    .bind(&batch.references.balances)
-    .bind(&batch.references.holds)
-    .bind(hold_updates.len() as i64)
-    .bind(deltas.len() as i64)
-    .bind(column(hold_answers, |answer| {
-        answer.map(|answer| i32::from(answer.mti))
-    }))
-    .bind(column_checked(hold_answers, |answer| {
-        answer
-            .map(|answer| utf8(&answer.action_code, HOLDS, "answer_action_code"))
-            .transpose()
-    })?)
-    .bind(column_checked(hold_answers, |answer| {
-        answer
-            .and_then(|answer| answer.approval_code.as_ref())
-            .map(|code| utf8(code, HOLDS, "answer_approval_code"))
-            .transpose()
-    })?)
-    .bind(column(hold_answers, |answer| {
-        answer.and_then(|answer| answer.available).map(|(amount, _)| amount)
-    }))
-    .bind(column_checked(hold_answers, |answer| {
-        answer
-            .and_then(|answer| answer.available)
-            .map(|(_, currency)| fits::<i16>(currency, HOLDS, "answer_available_currency"))
-            .transpose()
-    })?)
-    .execute(&mut *connection)
-    .await
-    .map_err(|error| match StoreError::from_batch_check(&error, epoch) {
-        Some(refused) => refused,
-        None if transaction == Transaction::Own => StoreError::from_postgres_commit(error),
-        None => StoreError::from(error),
-    })?;
-    Ok(())
+         $34, (SELECT COUNT(*) FROM marked))";
+
+/// A statement of the batch writer with the arguments bound so far.
+type Statement<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// The batch's hold updates: those of holds the batch inserts (written as part of the insert: the
+/// update would not see the row its own statement inserts; the store allows it, memory never does
+/// it), and the others.
+fn split_hold_updates<'b>(batch: &'b Batch<'_>) -> (Vec<&'b HoldUpdate>, Vec<&'b HoldUpdate>) {
+    if batch.holds.is_empty() {
+        return (Vec::new(), batch.hold_updates.iter().collect());
+    }
+    // A set, not `contains` on the vector: a backlog's batch holds thousands of each.
+    let new: HashSet<HoldId> = batch.holds.iter().map(|hold| hold.id).collect();
+    batch
+        .hold_updates
+        .iter()
+        .partition(|update| new.contains(&update.hold_id))
+}
+
+/// $1–$10: the new holds, each as its update in the batch left it.
+fn bind_holds<'q>(query: Statement<'q>, holds: &[&Hold], updates_of_new: &[&HoldUpdate]) -> Statement<'q> {
+    let updated = |hold: &Hold| updates_of_new.iter().find(|update| update.hold_id == hold.id);
+    query
+        .bind(column(holds, |row| row.id))
+        .bind(column(holds, |row| row.transaction.to_string()))
+        .bind(column(holds, |row| row.card_id))
+        .bind(column(holds, |row| row.user_balance_id))
+        .bind(column(holds, |row| row.partner_balance_id))
+        .bind(column(holds, |row| row.amount))
+        .bind(column(holds, |row| {
+            updated(row).map_or(row.remaining, |update| update.remaining)
+        }))
+        .bind(column(holds, |row| {
+            updated(row).map_or(row.status, |update| update.status).text()
+        }))
+        .bind(column(holds, |row| row.created_at))
+        .bind(column(holds, |row| row.expires_at))
+}
+
+/// $11–$13: updates of holds stored earlier.
+fn bind_hold_updates<'q>(query: Statement<'q>, updates: &[&HoldUpdate]) -> Statement<'q> {
+    query
+        .bind(column(updates, |row| row.hold_id))
+        .bind(column(updates, |row| row.remaining))
+        .bind(column(updates, |row| row.status.text()))
+}
+
+/// $14–$21: the transfers.
+fn bind_transfers<'q>(query: Statement<'q>, transfers: &[&Transfer]) -> Statement<'q> {
+    query
+        .bind(column(transfers, |row| row.id))
+        .bind(column(transfers, |row| row.kind.text()))
+        .bind(column(transfers, |row| row.debit_balance_id))
+        .bind(column(transfers, |row| row.credit_balance_id))
+        .bind(column(transfers, |row| row.amount))
+        .bind(column(transfers, |row| {
+            row.transaction.map(|transaction| transaction.to_string())
+        }))
+        .bind(column(transfers, |row| row.hold_id))
+        .bind(column(transfers, |row| row.created_at))
+}
+
+/// $22–$29: the answers recorded in `recorded_answers` (those not stored on a new hold).
+fn bind_answers<'q>(query: Statement<'q>, answers: &[&RecordedAnswer]) -> Result<Statement<'q>, StoreError> {
+    const ANSWERS: &str = "recorded_answers";
+    Ok(query
+        .bind(column(answers, |row| row.transaction.to_string()))
+        .bind(column(answers, |row| i32::from(row.mti)))
+        .bind(column_checked(answers, |row| {
+            utf8(&row.action_code, ANSWERS, "action_code")
+        })?)
+        .bind(column_checked(answers, |row| {
+            row.approval_code
+                .as_ref()
+                .map(|code| utf8(code, ANSWERS, "approval_code"))
+                .transpose()
+        })?)
+        .bind(column(answers, |row| row.available.map(|(amount, _)| amount)))
+        .bind(column_checked(answers, |row| {
+            row.available
+                .map(|(_, currency)| fits::<i16>(currency, ANSWERS, "available_currency"))
+                .transpose()
+        })?)
+        .bind(column(answers, |row| row.hold_id))
+        .bind(column(answers, |row| row.created_at)))
+}
+
+/// $40–$44: the answer stored on each new hold's row (none for some).
+fn bind_hold_answers<'q>(
+    query: Statement<'q>,
+    hold_answers: &[Option<&RecordedAnswer>],
+) -> Result<Statement<'q>, StoreError> {
+    const HOLDS: &str = "holds";
+    Ok(query
+        .bind(column(hold_answers, |answer| {
+            answer.map(|answer| i32::from(answer.mti))
+        }))
+        .bind(column_checked(hold_answers, |answer| {
+            answer
+                .map(|answer| utf8(&answer.action_code, HOLDS, "answer_action_code"))
+                .transpose()
+        })?)
+        .bind(column_checked(hold_answers, |answer| {
+            answer
+                .and_then(|answer| answer.approval_code.as_ref())
+                .map(|code| utf8(code, HOLDS, "answer_approval_code"))
+                .transpose()
+        })?)
+        .bind(column(hold_answers, |answer| {
+            answer.and_then(|answer| answer.available).map(|(amount, _)| amount)
+        }))
+        .bind(column_checked(hold_answers, |answer| {
+            answer
+                .and_then(|answer| answer.available)
+                .map(|(_, currency)| fits::<i16>(currency, HOLDS, "answer_available_currency"))
+                .transpose()
+        })?))
 }
 
 /// One column of `rows` as an array to bind.

@@ -10,7 +10,7 @@ use super::StoreError;
 use super::codes::{
     Code, OwnerColumns, SubjectColumns, card_status_from_columns, from_json, owner_from_columns, subject_from_columns,
 };
-use crate::state::model::*;
+use crate::domain::*;
 
 pub(crate) const PARTNERS: &str = "SELECT id, name, created_at FROM partners";
 pub(crate) const PROGRAMS: &str =

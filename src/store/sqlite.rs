@@ -15,8 +15,8 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use super::batch::{BalanceDelta, Batch, HoldUpdate, References, expect_rows, fits, utf8};
 use super::codes::{Code, card_status_columns, owner_columns, subject_columns, to_json};
 use super::{BatchMarker, StoreError};
+use crate::domain::*;
 use crate::state::journal::{BATCH_COUNT_BITS, Written};
-use crate::state::model::*;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -146,7 +146,7 @@ async fn write(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(
     insert_answers(connection, &batch.answers).await?;
     upsert_notifications(connection, &batch.notifications).await?;
     upsert_card_requests(connection, &batch.card_requests).await?;
-    super::fees::write_sqlite(
+    super::fees::sqlite_writer::write(
         connection,
         &batch.fee_schedules,
         &batch.fx_rates,

@@ -10,15 +10,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::Api;
-use crate::jwe_client::{JweClient, funded_user, zone_pin_key};
-use crate::support::{Client, Tx};
+use crate::support::Api;
+use crate::support::Tx;
+use crate::support::{JweClient, funded_user, zone_pin_key};
 
 fn code(body: &Value) -> &str {
     body["code"].as_str().unwrap_or("")
 }
 
-crate::on_every_store!(card_data_pin_and_cvv_over_jwe_with_the_switch_checking_them);
+crate::support::on_every_store!(card_data_pin_and_cvv_over_jwe_with_the_switch_checking_them, over_https);
 async fn card_data_pin_and_cvv_over_jwe_with_the_switch_checking_them(api: &Api) {
     let jwe = JweClient::new(api).await;
     let (status, jwks) = api
@@ -227,7 +227,7 @@ async fn card_data_pin_and_cvv_over_jwe_with_the_switch_checking_them(api: &Api)
 
     // The switch: the PIN set over JWE is what DE 52 is checked against; a wrong one counts, a new PIN resets.
     let key = zone_pin_key();
-    let mut switch = Client::connect(api.switch_address).await;
+    let mut switch = api.connect().await;
     for (pin, algorithm) in [("2580", KeyAlgorithm::RsaOaep256), ("918273", KeyAlgorithm::RsaOaep)] {
         let (status, body) = jwe
             .call(
@@ -311,7 +311,7 @@ async fn card_data_pin_and_cvv_over_jwe_with_the_switch_checking_them(api: &Api)
     api.state.check_invariants().expect("the state's invariants hold");
 }
 
-crate::on_every_store!(a_corporate_physical_card_ordered_with_its_pin_inside_jwe);
+crate::support::on_every_store!(a_corporate_physical_card_ordered_with_its_pin_inside_jwe, over_https);
 async fn a_corporate_physical_card_ordered_with_its_pin_inside_jwe(api: &Api) {
     let jwe = JweClient::new(api).await;
     let corporation = api.corporation("Pins Ltd").await;

@@ -5,9 +5,9 @@ use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Api, PARTNER, corporation_body, kyc_body};
+use crate::support::{Api, PARTNER, corporation_body, kyc_body};
 
-crate::on_every_store!(health_metrics_and_the_document_need_no_client_certificate);
+crate::support::on_every_store!(health_metrics_and_the_document_need_no_client_certificate, over_https);
 async fn health_metrics_and_the_document_need_no_client_certificate(api: &Api) {
     let health = api.anonymous.get(api.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
@@ -22,7 +22,7 @@ async fn health_metrics_and_the_document_need_no_client_certificate(api: &Api) {
     assert!(text.contains("route=\"/health\""), "labelled by route pattern: {text}");
 }
 
-crate::on_every_store!(development_certificates_are_generated_and_name_the_partner);
+crate::support::on_every_store!(development_certificates_are_generated_and_name_the_partner, over_https);
 async fn development_certificates_are_generated_and_name_the_partner(api: &Api) {
     for file in ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"] {
         assert!(api.certificates.join(file).exists(), "{file}");
@@ -37,7 +37,7 @@ async fn development_certificates_are_generated_and_name_the_partner(api: &Api) 
     }
 }
 
-crate::on_every_store!(partner_channels_need_a_partner_certificate);
+crate::support::on_every_store!(partner_channels_need_a_partner_certificate, over_https);
 async fn partner_channels_need_a_partner_certificate(api: &Api) {
     let user = api.user("crm-1").await;
     let routes: [(Method, String, Option<Value>); 6] = [
@@ -90,11 +90,11 @@ async fn partner_channels_need_a_partner_certificate(api: &Api) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-crate::on_every_store!(a_certificate_from_another_ca_fails_the_handshake);
+crate::support::on_every_store!(a_certificate_from_another_ca_fails_the_handshake, over_https);
 async fn a_certificate_from_another_ca_fails_the_handshake(api: &Api) {
     let foreign_ca = antaca::http::dev_certificates::new_ca("Some other CA").unwrap();
     let forged = antaca::http::dev_certificates::issue_client_certificate(&foreign_ca, PARTNER).unwrap();
-    let client = crate::harness::client(&api.certificates, Some(&forged));
+    let client = crate::support::client(&api.certificates, Some(&forged));
     let result = client.get(api.url("/health")).send().await;
     assert!(
         result.is_err(),
@@ -102,7 +102,7 @@ async fn a_certificate_from_another_ca_fails_the_handshake(api: &Api) {
     );
 }
 
-crate::on_every_store!(every_error_is_json_with_a_stable_code);
+crate::support::on_every_store!(every_error_is_json_with_a_stable_code, over_https);
 async fn every_error_is_json_with_a_stable_code(api: &Api) {
     let code = |body: &Value| body["code"].as_str().unwrap_or("").to_owned();
     let (status, body) = api
@@ -190,7 +190,7 @@ async fn every_error_is_json_with_a_stable_code(api: &Api) {
 /// as JSON like every error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_takes_too_long_is_answered_408() {
-    let database = crate::common::TestStore::sqlite().await;
+    let database = crate::support::TestStore::sqlite().await;
     let directory = tempfile::tempdir().unwrap();
     let api = Api::start_in(&database.url, directory, &[("ANTACA__HTTP__REQUEST_TIMEOUT_S", "1")]).await;
     let stalled = futures_util::stream::once(async { Ok::<_, std::io::Error>("{\"externalId\":".to_owned()) }).chain(

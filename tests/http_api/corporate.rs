@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::Api;
+use crate::support::Api;
 use crate::support::{Client, Tx};
 
 async fn authorize(switch: &mut Client, pan: &str, amount: u64) -> String {
@@ -50,7 +50,10 @@ async fn funded_corporation(api: &Api, name: &str, amount: i64) -> (i64, i64) {
     (corporation, balance)
 }
 
-crate::on_every_store!(a_corporate_physical_card_from_order_to_the_switch_with_lock_and_removal);
+crate::support::on_every_store!(
+    a_corporate_physical_card_from_order_to_the_switch_with_lock_and_removal,
+    over_https
+);
 async fn a_corporate_physical_card_from_order_to_the_switch_with_lock_and_removal(api: &Api) {
     let (corporation, balance) = funded_corporation(api, "Fleet Sp. z o.o.", 50_000).await;
     let order = json!({"dcCorporationId": corporation, "balanceId": balance});
@@ -107,7 +110,7 @@ async fn a_corporate_physical_card_from_order_to_the_switch_with_lock_and_remova
     )
     .unwrap();
     assert!(!card.to_string().contains(&pan));
-    let mut switch = Client::connect(api.switch_address).await;
+    let mut switch = api.connect().await;
     assert_ne!(authorize(&mut switch, &pan, 1_000).await, "0000", "not active yet");
 
     // Personalised (the simulated center), then activated by the partner's server.
@@ -200,7 +203,7 @@ async fn a_corporate_physical_card_from_order_to_the_switch_with_lock_and_remova
         &api.state,
         antaca::state::BalanceKind::User,
         antaca::state::Owner::Customer(api.user("crm-not-corporate").await),
-        crate::harness::PARTNER,
+        crate::support::PARTNER,
         "EUR",
     )
     .await
@@ -225,8 +228,8 @@ async fn a_corporate_physical_card_from_order_to_the_switch_with_lock_and_remova
 /// center made it) and an asynchronous card request still pending (issued once, pollable).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn card_orders_and_card_requests_survive_a_restart() {
-    let sqlite = Some(crate::common::TestStore::sqlite().await);
-    let postgres = crate::common::TestStore::postgres().await;
+    let sqlite = Some(crate::support::TestStore::sqlite().await);
+    let postgres = crate::support::TestStore::postgres().await;
     for database in [sqlite, postgres].into_iter().flatten() {
         // A center too slow to finish before the stop.
         let slow = [("ANTACA__CARDS__PERSONALIZATION_DELAY_S", "3600")];

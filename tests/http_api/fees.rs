@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Api, PARTNER};
+use crate::support::{Api, PARTNER};
 
 async fn verified_user(api: &Api, external_id: &str) -> i64 {
     let user = api.user(external_id).await;
@@ -34,8 +34,8 @@ fn by_type<'a>(report: &'a Value, fee_type: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedules_event_fees_fx_rates_and_the_report_over_http() {
-    let sqlite = Some(crate::common::TestStore::sqlite().await);
-    let postgres = crate::common::TestStore::postgres().await;
+    let sqlite = Some(crate::support::TestStore::sqlite().await);
+    let postgres = crate::support::TestStore::postgres().await;
     for database in [sqlite, postgres].into_iter().flatten() {
         let api = Api::start(&database.url).await;
         let manager = api.admin_with("fees.manager", "MANAGER", Some(PARTNER)).await;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Api, OTHER_PARTNER, PARTNER, corporation_body, kyc_body};
+use crate::support::{Api, OTHER_PARTNER, PARTNER, corporation_body, kyc_body};
 
 /// `(method, path template)` of every documented operation whose path starts with one of `prefixes`.
 fn documented(prefixes: &[&str]) -> BTreeSet<(String, String)> {
@@ -171,7 +171,7 @@ async fn snapshot(api: &Api, records: &Records, token: &str) -> Value {
         "cards": cards})
 }
 
-crate::on_every_store!(no_partner_reaches_another_partners_records);
+crate::support::on_every_store!(no_partner_reaches_another_partners_records, over_https);
 async fn no_partner_reaches_another_partners_records(api: &Api) {
     let records = records(api, "tenant").await;
     let root = api.root().await;
@@ -420,7 +420,7 @@ fn success(method: &str, template: &str) -> StatusCode {
     }
 }
 
-crate::on_every_store!(every_role_against_every_admin_route);
+crate::support::on_every_store!(every_role_against_every_admin_route, over_https);
 async fn every_role_against_every_admin_route(api: &Api) {
     let roles = [
         ("ADMIN", None),

@@ -5,7 +5,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::harness::Api;
+use crate::support::Api;
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/openapi.json");
 
@@ -24,7 +24,7 @@ fn the_committed_document_is_the_generated_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_operation_is_routed_and_served() {
-    let database = crate::common::TestStore::sqlite().await;
+    let database = crate::support::TestStore::sqlite().await;
     let api = Api::start(&database.url).await;
     let (status, served) = api.call(&api.anonymous, Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);

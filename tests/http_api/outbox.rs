@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
-use crate::harness::{Api, OTHER_PARTNER, PARTNER};
-use crate::support::{Client, Tx};
+use crate::support::Tx;
+use crate::support::{Api, OTHER_PARTNER, PARTNER};
 
 const SECRET: &str = "webhook-secret-of-dev-partner";
 
@@ -136,8 +136,8 @@ async fn admin_get(api: &Api, token: &str, path: &str) -> (StatusCode, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crossing_is_notified_once_signed_and_retried_until_acknowledged() {
-    let sqlite = Some(crate::common::TestStore::sqlite().await);
-    let postgres = crate::common::TestStore::postgres().await;
+    let sqlite = Some(crate::support::TestStore::sqlite().await);
+    let postgres = crate::support::TestStore::postgres().await;
     for database in [sqlite, postgres].into_iter().flatten() {
         let mut receiver = Receiver::start(2).await;
         let api = start(&database.url, tempfile::tempdir().unwrap(), &receiver.url).await;
@@ -276,8 +276,8 @@ async fn a_crossing_is_notified_once_signed_and_retried_until_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorization_crossing_is_recorded_and_delivered_after_a_restart() {
-    let sqlite = Some(crate::common::TestStore::sqlite().await);
-    let postgres = crate::common::TestStore::postgres().await;
+    let sqlite = Some(crate::support::TestStore::sqlite().await);
+    let postgres = crate::support::TestStore::postgres().await;
     for database in [sqlite, postgres].into_iter().flatten() {
         // The partner's server is down: nothing listens at the webhook's address.
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -316,7 +316,7 @@ async fn an_authorization_crossing_is_recorded_and_delivered_after_a_restart() {
         )
         .unwrap();
         // Approved although the webhook is unreachable: the switch never waits for it.
-        let mut switch = Client::connect(api.switch_address).await;
+        let mut switch = api.connect().await;
         let answer = switch.exchange(&Tx::authorization(&pan, 6_000)).await;
         assert_eq!(answer.action(), "0000");
         let recorded = api.state.notifications();
@@ -365,7 +365,7 @@ async fn an_authorization_crossing_is_recorded_and_delivered_after_a_restart() {
     }
 }
 
-crate::on_every_store!(partner_balances_are_opened_by_the_partner_or_an_operator);
+crate::support::on_every_store!(partner_balances_are_opened_by_the_partner_or_an_operator, over_https);
 async fn partner_balances_are_opened_by_the_partner_or_an_operator(api: &Api) {
     let (status, body) = api
         .partner_post(

@@ -53,8 +53,8 @@ use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner}
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Api, PARTNER};
-use crate::jwe_client::{JweClient, funded_user};
+use crate::support::{Api, PARTNER};
+use crate::support::{JweClient, funded_user};
 
 /// Generated cases per operation and property: ~40 body operations and ~60 with path parameters
 /// keep the whole test within a minute or two on both stores in a debug build on 2 cores.
@@ -97,7 +97,10 @@ const LEAKS: &[&str] = &[
     "thread '",
 ];
 
-crate::on_every_store!(bad_bodies_and_bad_ids_are_documented_errors_that_change_nothing);
+crate::support::on_every_store!(
+    bad_bodies_and_bad_ids_are_documented_errors_that_change_nothing,
+    over_https
+);
 async fn bad_bodies_and_bad_ids_are_documented_errors_that_change_nothing(api: &Api) {
     let fixture = Fixture::new(api).await;
     let operations = operations(api, &fixture).await;
@@ -1013,8 +1016,8 @@ const SLOW: &[(&str, &str)] = &[
 /// machine); what is trickled would take minutes at one byte per second.
 const CUT_OFF_WITHIN: Duration = Duration::from_secs(12);
 
-async fn slow_api() -> (crate::common::TestStore, Api) {
-    let database = crate::common::TestStore::sqlite().await;
+async fn slow_api() -> (crate::support::TestStore, Api) {
+    let database = crate::support::TestStore::sqlite().await;
     let api = Api::start_in(&database.url, tempfile::tempdir().unwrap(), SLOW).await;
     (database, api)
 }
@@ -1073,7 +1076,7 @@ fn connect_tls(api: &Api) -> TlsStream {
         certificate_pem: std::fs::read_to_string(certificate).unwrap(),
         key_pem: std::fs::read_to_string(key).unwrap(),
     };
-    let config = std::sync::Arc::new(crate::harness::tls_config(&api.certificates, Some(&pair)));
+    let config = std::sync::Arc::new(crate::support::tls_config(&api.certificates, Some(&pair)));
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let mut connection = rustls::ClientConnection::new(config, name).unwrap();
     let address = api.base.trim_start_matches("https://");
@@ -1097,7 +1100,7 @@ async fn a_slow_tls_handshake_is_dropped_after_the_handshake_timeout() {
         let probe = silent.try_clone().unwrap();
         assert!(trickle(&mut silent, &probe, b"").closed, "a silent client is dropped");
 
-        let config = std::sync::Arc::new(crate::harness::tls_config(&certificates, None));
+        let config = std::sync::Arc::new(crate::support::tls_config(&certificates, None));
         let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
         let mut client = rustls::ClientConnection::new(config, name).unwrap();
         let mut hello = Vec::new();

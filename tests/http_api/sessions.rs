@@ -4,7 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::harness::{ADMIN, ADMIN_PASSWORD, Api, SESSION_TTL_MS};
+use crate::support::{ADMIN, ADMIN_PASSWORD, Api, SESSION_TTL_MS};
 
 async fn me(api: &Api, token: Option<&str>) -> (StatusCode, String) {
     let (status, body) = api
@@ -13,7 +13,7 @@ async fn me(api: &Api, token: Option<&str>) -> (StatusCode, String) {
     (status, body["code"].as_str().unwrap_or("").to_owned())
 }
 
-crate::on_every_store!(a_session_expires_after_its_ttl_unless_renewed);
+crate::support::on_every_store!(a_session_expires_after_its_ttl_unless_renewed, over_https);
 async fn a_session_expires_after_its_ttl_unless_renewed(api: &Api) {
     let user = api.user("crm-s1").await;
     let (_, token) = api.pair(user, "phone-1").await;
@@ -69,7 +69,7 @@ async fn a_session_expires_after_its_ttl_unless_renewed(api: &Api) {
     );
 }
 
-crate::on_every_store!(missing_unknown_and_ended_tokens);
+crate::support::on_every_store!(missing_unknown_and_ended_tokens, over_https);
 async fn missing_unknown_and_ended_tokens(api: &Api) {
     assert_eq!(
         me(api, None).await,
@@ -122,7 +122,7 @@ async fn missing_unknown_and_ended_tokens(api: &Api) {
     );
 }
 
-crate::on_every_store!(pairing_a_device_again_replaces_its_installation);
+crate::support::on_every_store!(pairing_a_device_again_replaces_its_installation, over_https);
 async fn pairing_a_device_again_replaces_its_installation(api: &Api) {
     let user = api.user("crm-s3").await;
     let (first_installation, first) = api.pair(user, "phone-1").await;
@@ -151,7 +151,7 @@ async fn pairing_a_device_again_replaces_its_installation(api: &Api) {
     );
 }
 
-crate::on_every_store!(admin_sessions_expire_and_renew_too);
+crate::support::on_every_store!(admin_sessions_expire_and_renew_too, over_https);
 async fn admin_sessions_expire_and_renew_too(api: &Api) {
     let (status, body) = api
         .call(
@@ -199,8 +199,8 @@ async fn admin_sessions_expire_and_renew_too(api: &Api) {
 /// and administrators.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart() {
-    let sqlite = Some(crate::common::TestStore::sqlite().await);
-    let postgres = crate::common::TestStore::postgres().await;
+    let sqlite = Some(crate::support::TestStore::sqlite().await);
+    let postgres = crate::support::TestStore::postgres().await;
     for database in [sqlite, postgres].into_iter().flatten() {
         let api = Api::start(&database.url).await;
         let user = api.user("crm-restart").await;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The durable-authorization benchmark (BENCHMARKS.md, "Durable authorizations"): the release
+# The durable-authorization benchmark (BENCHMARKS.md, "Headline numbers" and "Method"): the release
 # switch on PostgreSQL (or SQLite) with 10,000 provisioned cards, under `simulator load`, closed
 # loop for saturation or open loop at a rate. Prints the load's summary and the journal's commit
 # time and batch size as the switch measured them (its /metrics at the end of the run).

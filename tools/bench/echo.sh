@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The echo benchmark (BENCHMARKS.md, "Echo path"): the release switch's 2804 echo path against
-# `simulator baseline` (iso8583_rs's own ISOServer, approve-all, keeping nothing), both running at
-# once, measured in one run by the same `simulator load`, server by server and case by case, so
-# that each ratio is between numbers taken minutes apart on the same machine.
+# The echo benchmark (BENCHMARKS.md, "Headline numbers" and "Method"): the release switch's 2804
+# echo path against `simulator baseline` (iso8583_rs's own ISOServer, approve-all, keeping nothing),
+# both running at once, measured in one run by the same `simulator load`, server by server and case
+# by case, so that each ratio is between numbers taken minutes apart on the same machine.
 #
 #   tools/bench/echo.sh [DURATION] [OUT_DIRECTORY]
 #   e.g. tools/bench/echo.sh 10s /tmp/bench-echo

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The soak (RELIABILITY.md, "Soak"): the release switch on a fresh PostgreSQL database under an
-# open-loop load for DURATION at RATE authorizations/s, with the switch's resident memory sampled
-# every 10 s. Prints, per minute, throughput and p50/p99 (from the load report's per-second
-# figures) and the resident memory, then the first and last minute side by side.
+# The soak (RELIABILITY.md, "The latest run of each long test"): the release switch on a fresh
+# PostgreSQL database under an open-loop load for DURATION at RATE authorizations/s, with the
+# switch's resident memory sampled every 10 s. Prints, per minute, throughput and p50/p99 (from the
+# load report's per-second figures) and the resident memory, then the first and last minute side by
+# side.
 #
 #   tools/soak/soak.sh RATE [DURATION] [OUT_DIRECTORY]
 #   e.g. tools/soak/soak.sh 5000 10m /tmp/soak

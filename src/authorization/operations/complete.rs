@@ -7,7 +7,7 @@ use super::{
 };
 use crate::authorization::ActionCode;
 use crate::authorization::request::{Original, Processing, Request};
-use crate::fees::{FeeType, HoldFee};
+use crate::domain::fees::{FeeType, HoldFee};
 use crate::state::{
     Change, ClaimGuard, Hold, HoldStatus, Release, State, Submission, TimestampMs, TransactionId, TransferKind,
 };

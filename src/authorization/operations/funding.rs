@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::Posting;
 use super::move_money;
 use crate::authorization::request::{Processing, Request};
-use crate::fees::schedule::{AuthorizationFee, authorization_fee, in_force, transaction_kind};
-use crate::fees::{FeeEntry, FeeType};
+use crate::domain::fees::schedule::{AuthorizationFee, authorization_fee, in_force, transaction_kind};
+use crate::domain::fees::{FeeEntry, FeeType};
 use crate::state::{BalanceCell, Change, FundingModel, Hold, ProgramEntry, State, Submission, TimestampMs};
 
 /// The balances a card's spend touches.
@@ -14,7 +14,7 @@ pub(super) struct Funding {
     pub(super) card_id: i64,
     pub(super) program: Arc<ProgramEntry>,
     /// The program's fee schedule versions.
-    pub(super) state_schedules: Arc<Vec<crate::fees::ScheduleVersion>>,
+    pub(super) state_schedules: Arc<Vec<crate::domain::fees::ScheduleVersion>>,
     pub(super) user: Arc<BalanceCell>,
     /// Deposit model: the partner deposit balance, charged first.
     pub(super) deposit: Option<Arc<BalanceCell>>,
@@ -67,7 +67,8 @@ impl Funding {
             return none;
         }
         let versions = self.state_schedules.as_ref();
-        let exponent = crate::money::Currency::from_numeric(self.user.currency_numeric).map_or(2, |c| c.exponent);
+        let exponent =
+            crate::domain::money::Currency::from_numeric(self.user.currency_numeric).map_or(2, |c| c.exponent);
         match in_force(versions, now) {
             Some(version) => authorization_fee(&version.schedule, kind, amount, converted, exponent),
             None => none,

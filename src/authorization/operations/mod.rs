@@ -23,7 +23,7 @@ use std::sync::Arc;
 use super::ActionCode;
 use super::decision;
 use crate::crypto::pin_block::ZonePinKey;
-use crate::fees::HoldFee;
+use crate::domain::fees::HoldFee;
 use crate::state::{
     CardCell, Change, ClaimGuard, Hold, HoldCell, IdKind, RecordedAnswer, Release, State, Submission, TimestampMs,
     TransactionId, Transfer, TransferKind,

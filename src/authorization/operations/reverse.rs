@@ -7,7 +7,7 @@ use super::{
 };
 use crate::authorization::ActionCode;
 use crate::authorization::request::{Original, Processing, Request, function_code};
-use crate::fees::FeeType;
+use crate::domain::fees::FeeType;
 use crate::state::{Change, ClaimGuard, Hold, HoldStatus, State, Submission, TimestampMs, TransferKind};
 
 /// 2420: release the hold (or refund the posted debit) down to what remains.

@@ -5,8 +5,8 @@ use super::{Answer, Posting, Settings, Step, approval_code, record, recorded_onl
 use crate::authorization::ActionCode;
 use crate::authorization::decision::{self, CardFacts, CardSecrets, CardVerdict, Charged};
 use crate::authorization::request::{MessageClass, Processing, Request};
-use crate::fees::schedule::AuthorizationFee;
-use crate::fees::{FeeType, HoldFee};
+use crate::domain::fees::schedule::AuthorizationFee;
+use crate::domain::fees::{FeeType, HoldFee};
 use crate::state::cells::{CardEntry, lock_balances};
 use crate::state::{
     BalanceCell, BalanceState, CardStatus, CardUpdate, Change, ClaimGuard, Hold, HoldStatus, IdKind, LockReason,

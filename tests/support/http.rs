@@ -1,19 +1,19 @@
-//! The application on port 0 over real TLS, with clients holding the
-//! development partner's certificate, a second partner's, one naming no
-//! configured partner, one from a foreign CA, and none.
+//! The application on port 0 over real TLS ([`Api`]), with clients holding the development
+//! partner's certificate, a second partner's, one naming no configured partner, and none; and the
+//! TLS client configuration for tests that speak TLS on a raw socket.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use antaca::app::Application;
 use antaca::config::{Config, FundingModel, ProgramConfig};
 use antaca::http::dev_certificates::{self, Pair};
-use antaca::state::{ManualClock, State};
 use reqwest::{Method, StatusCode};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+
+use crate::support::app::TestApp;
 
 pub const PARTNER: &str = "dev-partner";
 pub const OTHER_PARTNER: &str = "other-partner";
@@ -21,15 +21,11 @@ pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
 pub const SESSION_TTL_MS: i64 = 600_000;
 
-/// A running application and its clients.
+/// A running application (its [`TestApp`], reached through `Deref`) and its HTTPS clients.
 pub struct Api {
+    pub app: TestApp,
+    /// `https://127.0.0.1:<port>`.
     pub base: String,
-    /// The database the application serves (to read the store beside it).
-    pub database_url: String,
-    /// The ISO 8583 switch's TCP address (for end-to-end authorizations).
-    pub switch_address: std::net::SocketAddr,
-    pub state: State,
-    pub clock: Arc<ManualClock>,
     pub certificates: PathBuf,
     /// dev-partner's certificate (generated at first start).
     pub partner: reqwest::Client,
@@ -39,9 +35,15 @@ pub struct Api {
     pub anonymous: reqwest::Client,
     /// Signed by the development CA, naming a partner that is not configured.
     pub stranger: reqwest::Client,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _directory: tempfile::TempDir,
+    directory: tempfile::TempDir,
+}
+
+impl Deref for Api {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
 }
 
 /// The repository's config with a second partner's program, certificates in `directory`, and a known
@@ -57,7 +59,7 @@ pub fn config(database_url: &str, directory: &Path, overrides: &[(&str, &str)]) 
         ("ANTACA__HTTP__BODY_BYTES_MAX", "16384"),
     ];
     environment.extend_from_slice(overrides);
-    let mut config = crate::support::test_config(database_url, &environment);
+    let mut config = crate::support::app::test_config(database_url, &environment);
     config.programs.push(ProgramConfig {
         id: "other-credit-eur".into(),
         partner: OTHER_PARTNER.into(),
@@ -88,22 +90,11 @@ impl Api {
         overrides: &[(&str, &str)],
         configure: impl FnOnce(&mut Config),
     ) -> Api {
-        antaca::telemetry::init_logging(&antaca::config::LogConfig {
-            level: "warn".to_owned(),
-            format: antaca::config::LogFormat::Text,
-        });
         let mut config = config(database_url, directory.path(), overrides);
         configure(&mut config);
-        let clock = Arc::new(ManualClock::new(chrono::Utc::now().timestamp_millis()));
-        let application = Application::build_with_clock(&config, clock.clone())
-            .await
-            .expect("the application builds");
-        let base = format!("https://127.0.0.1:{}", application.http_address().port());
-        let state = application.state().clone();
-        let switch_address = application.network_address();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(application.run(shutdown.clone()));
-        let certificates = config.tls.dev_directory.clone();
+        let app = TestApp::spawn(config).await;
+        let base = format!("https://127.0.0.1:{}", app.http_address.port());
+        let certificates = app.config.tls.dev_directory.clone();
         let ca = ca(&certificates);
         let (cert, key) = dev_certificates::partner_files(&certificates, PARTNER);
         let partner_pair = Pair {
@@ -118,26 +109,17 @@ impl Api {
             other: client(&certificates, Some(&other_pair)),
             anonymous: client(&certificates, None),
             stranger: client(&certificates, Some(&stranger_pair)),
+            app,
             base,
-            database_url: database_url.to_owned(),
-            switch_address,
-            state,
-            clock,
             certificates,
-            shutdown,
-            task,
-            _directory: directory,
+            directory,
         }
     }
 
     /// Stops the server; returns the directory so a restart finds the same certificates.
     pub async fn stop(self) -> tempfile::TempDir {
-        self.shutdown.cancel();
-        self.task
-            .await
-            .expect("the server task ends")
-            .expect("the server stops cleanly");
-        self._directory
+        self.app.stop().await;
+        self.directory
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -172,42 +154,6 @@ impl Api {
 
     pub async fn partner_post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(&self.partner, Method::POST, path, None, Some(body)).await
-    }
-
-    /// A user of dev-partner.
-    pub async fn user(&self, external_id: &str) -> i64 {
-        let (status, body) = self
-            .partner_post(
-                "/lifecycle/v1/users",
-                json!({"externalId": external_id, "email": "anna@example.com", "phone": "+48600100200"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["userId"].as_i64().unwrap()
-    }
-
-    /// Pairs a device for a dev-partner user: (installation id, session token).
-    pub async fn pair(&self, user_id: i64, device_id: &str) -> (String, String) {
-        let (status, body) = self
-            .partner_post(
-                &format!("/secure/customers/{user_id}/devices"),
-                json!({"deviceId": device_id}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        (
-            body["installationId"].as_str().unwrap().to_owned(),
-            body["sessionToken"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    /// A dev-partner corporation, submitted.
-    pub async fn corporation(&self, name: &str) -> i64 {
-        let (status, body) = self
-            .partner_post("/lifecycle/v1/corporations", corporation_body(name))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["dcCorporationId"].as_i64().unwrap()
     }
 
     /// Signs an administrator in: its session token.
@@ -245,31 +191,6 @@ impl Api {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         self.login(username, &password).await
     }
-}
-
-pub fn kyc_body(birth_date: &str, document_number: &str) -> Value {
-    json!({
-        "firstName": "Anna",
-        "lastName": "Nowak",
-        "birthDate": birth_date,
-        "nationality": "PL",
-        "document": {"type": "ID_CARD", "number": document_number, "country": "PL", "expiryDate": "2031-01-31"},
-        "address": {"line1": "ul. Prosta 1", "city": "Warszawa", "postalCode": "00-001", "country": "PL"}
-    })
-}
-
-pub fn corporation_body(name: &str) -> Value {
-    json!({
-        "name": name,
-        "registrationNumber": "0000012345",
-        "taxId": "5250001009",
-        "address": {"line1": "ul. Prosta 1", "city": "Warszawa", "postalCode": "00-001", "country": "PL"},
-        "documents": [{
-            "type": "REGISTRY_EXTRACT",
-            "url": "https://docs.partner.example/krs.pdf",
-            "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-        }]
-    })
 }
 
 fn ca(directory: &Path) -> Pair {

@@ -3,11 +3,10 @@
 //! and decrypted answers.
 
 use antaca::crypto::jwe::{KeyAlgorithm, PlatformKey, PlatformKeys, RecipientKey};
-use antaca::crypto::pin_block::ZonePinKey;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::Api;
+use crate::support::http::Api;
 
 pub struct JweClient {
     /// The client's own key pair (answers are encrypted to it).
@@ -87,44 +86,4 @@ impl JweClient {
         let bytes = response.bytes().await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
-}
-
-/// A KYC-verified user with a paired app and a funded balance: (user, session token, balance).
-pub async fn funded_user(api: &Api, external_id: &str) -> (i64, String, i64) {
-    let user = api.user(external_id).await;
-    let (status, body) = api
-        .call(
-            &api.partner,
-            Method::PUT,
-            &format!("/lifecycle/v1/users/{user}/kyc"),
-            None,
-            Some(json!({"kycStatus": "VERIFIED"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, token) = api.pair(user, &format!("phone-{external_id}")).await;
-    let (status, body) = api
-        .partner_post(
-            &format!("/secure/customers/{user}/balances"),
-            json!({"currency": "EUR", "programId": "dev-credit-eur"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let balance = body["balanceId"].as_i64().unwrap();
-    let credit = api.state.program("dev-credit-eur").unwrap().funding_balance;
-    antaca::balances::load_external(&api.state, credit, 50_000)
-        .await
-        .unwrap();
-    let (status, body) = api
-        .partner_post(
-            &format!("/secure/customers/{user}/balances/{balance}/reload"),
-            json!({"amount": 20_000}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    (user, token, balance)
-}
-
-pub fn zone_pin_key() -> ZonePinKey {
-    ZonePinKey::new(&hex::decode("0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap()
 }

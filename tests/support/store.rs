@@ -1,12 +1,10 @@
-//! Helpers shared by the integration tests: a fresh, migrated database per test, on SQLite always
-//! and on PostgreSQL when one is reachable.
+//! A fresh, migrated database per test, on SQLite always and on PostgreSQL when one is reachable,
+//! and `on_every_store!`, which runs a test body on each.
 //!
 //! PostgreSQL is found at `ANTACA_TEST_POSTGRES_URL` (default [`POSTGRES_URL_DEFAULT`]); each test gets
 //! a database of its own (`antaca_test_<random>`), dropped when the test ends, pass or fail. When no
 //! PostgreSQL answers, the PostgreSQL half of a test is skipped with a loud line on stderr, unless
 //! `ANTACA_TEST_REQUIRE_POSTGRES=1` (CI), which makes it a failure.
-
-#![allow(dead_code)] // reason: each test binary uses its own subset of these helpers
 
 use std::future::Future;
 use std::io::Write;
@@ -99,6 +97,13 @@ impl TestStore {
         })
     }
 
+    /// A fresh SQLite store and, when reachable, a fresh PostgreSQL one.
+    pub async fn every() -> Vec<TestStore> {
+        let sqlite = Some(TestStore::sqlite().await);
+        let postgres = TestStore::postgres().await;
+        [sqlite, postgres].into_iter().flatten().collect()
+    }
+
     /// A second connection pool to the same database; runs the migrations again.
     pub async fn reconnect(&self) -> Store {
         Store::connect(&self.url, CONNECTIONS_MAX)
@@ -106,6 +111,54 @@ impl TestStore {
             .expect("reconnecting to the test database")
     }
 }
+
+/// Runs the test body `$name` on a fresh SQLite database and, when reachable, a fresh PostgreSQL one,
+/// each served by a fresh application:
+///
+/// - `on_every_store!(name)`: `name(&TestApp)`, then the money invariants are checked;
+/// - `on_every_store!(name, with_store)`: `name(&TestApp, &TestStore)`, then the money invariants;
+/// - `on_every_store!(name, over_https)`: `name(&Api)` (the application over TLS, with its clients).
+macro_rules! on_every_store {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_every_store() {
+                for database in $crate::support::store::TestStore::every().await {
+                    let app = $crate::support::app::TestApp::start(&database.url).await;
+                    super::$name(&app).await;
+                    app.state.check_invariants().expect("money invariants hold");
+                    app.stop().await;
+                }
+            }
+        }
+    };
+    ($name:ident, with_store) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_every_store() {
+                for database in $crate::support::store::TestStore::every().await {
+                    let app = $crate::support::app::TestApp::start(&database.url).await;
+                    super::$name(&app, &database).await;
+                    app.state.check_invariants().expect("money invariants hold");
+                    app.stop().await;
+                }
+            }
+        }
+    };
+    ($name:ident, over_https) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_every_store() {
+                for database in $crate::support::store::TestStore::every().await {
+                    let api = $crate::support::http::Api::start(&database.url).await;
+                    super::$name(&api).await;
+                    api.stop().await;
+                }
+            }
+        }
+    };
+}
+pub(crate) use on_every_store;
 
 /// Runs `test` on a fresh SQLite store, then on a fresh PostgreSQL database when one is reachable.
 pub async fn each_store<F, Fut>(test: F)

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::rounding;
-use crate::state::TimestampMs;
+use crate::domain::TimestampMs;
 
 /// The kinds of fee the platform charges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]

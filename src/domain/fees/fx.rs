@@ -6,8 +6,8 @@
 use rust_decimal::Decimal;
 
 use super::rounding;
-use crate::money::Currency;
-use crate::state::TimestampMs;
+use crate::domain::TimestampMs;
+use crate::domain::money::Currency;
 
 /// One row of the rate table.
 #[derive(Debug, Clone, PartialEq, Eq)]
