@@ -227,20 +227,6 @@ pub async fn forget_expired(state: &State, retention_ms: i64) -> Result<(), Jour
     state.submit(submission).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_256_random_bits_and_stored_only_hashed() {
-        let (first, second) = (new_token(), new_token());
-        assert_eq!(first.as_str().len(), 64);
-        assert_ne!(first, second);
-        assert_ne!(token_hash(first.as_str()).to_vec(), first.as_str().as_bytes().to_vec());
-        assert_eq!(format!("{first:?}"), "SessionToken(redacted)");
-    }
-}
-
 /// Forgets sessions expired past the retention window, every `interval`, until `shutdown`.
 pub async fn run_housekeeping(
     state: State,
@@ -256,5 +242,19 @@ pub async fn run_housekeeping(
         if let Err(error) = forget_expired(&state, retention_ms).await {
             tracing::warn!(%error, "forgetting expired sessions failed; will try again");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_random_bits_and_stored_only_hashed() {
+        let (first, second) = (new_token(), new_token());
+        assert_eq!(first.as_str().len(), 64);
+        assert_ne!(first, second);
+        assert_ne!(token_hash(first.as_str()).to_vec(), first.as_str().as_bytes().to_vec());
+        assert_eq!(format!("{first:?}"), "SessionToken(redacted)");
     }
 }
