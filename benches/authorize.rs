@@ -78,41 +78,9 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     if std::env::var("ANTACA_BENCH_FEES").is_ok_and(|value| value == "1") {
-        let schedule = serde_json::from_str(r#"{"enabled": true, "ecommerce": {"fixed": "0.10", "percent": "1.5"}}"#);
-        let mut submission = antaca::state::Submission::default();
-        submission.push(Change::InsertFeeSchedule(antaca::fees::ScheduleVersion {
-            program_id: "dev-credit-eur".to_owned(),
-            version: 1,
-            effective_from: 0,
-            schedule: schedule.unwrap(),
-            created_at: 0,
-            created_by: "bench".to_owned(),
-        }));
-        state.submit(submission).await.unwrap();
+        add_fee_schedule(&state).await;
     }
-    let program = state.program("dev-credit-eur").unwrap();
-    balances::load_external(&state, program.funding_balance, i64::MAX / 4)
-        .await
-        .unwrap();
-    let mut pans = Vec::with_capacity(CARDS);
-    for _ in 0..CARDS {
-        let user = open_user(&state).await;
-        balances::transfer(
-            &state,
-            program.funding_balance,
-            user,
-            1_000_000_000_000,
-            TransferKind::Reload,
-        )
-        .await
-        .unwrap();
-        pans.push(
-            cards::issue(&state, user, "dev-credit-eur", CardRequest::default())
-                .await
-                .unwrap()
-                .pan,
-        );
-    }
+    let pans = funded_cards(&state).await;
     let settings = Settings {
         zone_pin_key: ZonePinKey::new(config.authorization.zone_pin_key.bytes()).unwrap(),
         pin_tries_max: 3,
@@ -137,6 +105,51 @@ async fn fixture() -> Fixture {
         stan_at,
         local_time_at,
     }
+}
+
+/// With `ANTACA_BENCH_FEES=1`: an e-commerce fee (0.10 + 1.5 %) on the program, so that the
+/// decision computes a fee.
+async fn add_fee_schedule(state: &State) {
+    let schedule = serde_json::from_str(r#"{"enabled": true, "ecommerce": {"fixed": "0.10", "percent": "1.5"}}"#);
+    let mut submission = antaca::state::Submission::default();
+    submission.push(Change::InsertFeeSchedule(antaca::fees::ScheduleVersion {
+        program_id: "dev-credit-eur".to_owned(),
+        version: 1,
+        effective_from: 0,
+        schedule: schedule.unwrap(),
+        created_at: 0,
+        created_by: "bench".to_owned(),
+    }));
+    state.submit(submission).await.unwrap();
+}
+
+/// [`CARDS`] cards, each of its own verified user with a balance funded far beyond what the
+/// bench spends; their PANs.
+async fn funded_cards(state: &State) -> Vec<String> {
+    let program = state.program("dev-credit-eur").unwrap();
+    balances::load_external(state, program.funding_balance, i64::MAX / 4)
+        .await
+        .unwrap();
+    let mut pans = Vec::with_capacity(CARDS);
+    for _ in 0..CARDS {
+        let user = open_user(state).await;
+        balances::transfer(
+            state,
+            program.funding_balance,
+            user,
+            1_000_000_000_000,
+            TransferKind::Reload,
+        )
+        .await
+        .unwrap();
+        pans.push(
+            cards::issue(state, user, "dev-credit-eur", CardRequest::default())
+                .await
+                .unwrap()
+                .pan,
+        );
+    }
+    pans
 }
 
 async fn open_user(state: &State) -> i64 {

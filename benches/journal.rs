@@ -42,7 +42,8 @@ use antaca::state::{
     State, Submission, SystemClock, TransactionId,
 };
 use antaca::store::{BatchMarker, Store};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
@@ -216,7 +217,33 @@ async fn provision(store: &Store, submitters: usize, partner_balances: usize) ->
             validity_months: 36,
         }),
     ];
-    let balance = |id: BalanceId, kind: BalanceKind, owner: Owner| Balance {
+    let first_partner_balance = submitters as i64 + 1;
+    for partner_balance in first_partner_balance..first_partner_balance + partner_balances as i64 {
+        changes.push(Change::InsertBalance(balance(
+            partner_balance,
+            BalanceKind::PartnerDeposit,
+            Owner::Partner(PARTNER.to_owned()),
+            now,
+        )));
+    }
+    let mut accounts = Vec::with_capacity(submitters);
+    for index in 0..submitters {
+        let number = index as i64 + 1;
+        let account = Account {
+            card: number,
+            user: number,
+            partner: first_partner_balance + (index % partner_balances) as i64,
+        };
+        changes.extend(submitter_changes(index, &account, now));
+        accounts.push(account);
+    }
+    store.commit(&changes).await.expect("provisioning the bench database");
+    accounts
+}
+
+/// An empty active EUR balance of the bench partner.
+fn balance(id: BalanceId, kind: BalanceKind, owner: Owner, now: i64) -> Balance {
+    Balance {
         id,
         kind,
         owner,
@@ -228,38 +255,25 @@ async fn provision(store: &Store, submitters: usize, partner_balances: usize) ->
         low_balance_threshold: None,
         program_id: None,
         created_at: now,
-    };
-    let first_partner_balance = submitters as i64 + 1;
-    for partner_balance in first_partner_balance..first_partner_balance + partner_balances as i64 {
-        changes.push(Change::InsertBalance(balance(
-            partner_balance,
-            BalanceKind::PartnerDeposit,
-            Owner::Partner(PARTNER.to_owned()),
-        )));
     }
-    let mut accounts = Vec::with_capacity(submitters);
-    for index in 0..submitters {
-        let number = index as i64 + 1;
-        let account = Account {
-            card: number,
-            user: number,
-            partner: first_partner_balance + (index % partner_balances) as i64,
-        };
-        changes.push(Change::InsertCustomer(Customer {
+}
+
+/// Submitter `index`'s customer, user balance and active virtual card (all numbered
+/// `index + 1`; the PAN hash is that number, so it is distinct).
+fn submitter_changes(index: usize, account: &Account, now: i64) -> [Change; 3] {
+    let number = index as i64 + 1;
+    let mut pan_hash = [0u8; 32];
+    pan_hash[..8].copy_from_slice(&number.to_be_bytes());
+    [
+        Change::InsertCustomer(Customer {
             id: number,
             partner_id: PARTNER.to_owned(),
             external_ref: None,
             kyc_status: KycStatus::Verified,
             created_at: now,
-        }));
-        changes.push(Change::InsertBalance(balance(
-            account.user,
-            BalanceKind::User,
-            Owner::Customer(number),
-        )));
-        let mut pan_hash = [0u8; 32];
-        pan_hash[..8].copy_from_slice(&number.to_be_bytes());
-        changes.push(Change::InsertCard(Card {
+        }),
+        Change::InsertBalance(balance(account.user, BalanceKind::User, Owner::Customer(number), now)),
+        Change::InsertCard(Card {
             id: account.card,
             balance_id: account.user,
             program_id: PROGRAM.to_owned(),
@@ -274,11 +288,8 @@ async fn provision(store: &Store, submitters: usize, partner_balances: usize) ->
             pin_verification: None,
             pin_tries: 0,
             created_at: now,
-        }));
-        accounts.push(account);
-    }
-    store.commit(&changes).await.expect("provisioning the bench database");
-    accounts
+        }),
+    ]
 }
 
 /// The state loaded from the store, its journal committing to it.
@@ -428,6 +439,45 @@ fn env_number<T: FromStr>(name: &str) -> Option<T> {
     std::env::var(name).ok().and_then(|value| value.parse().ok())
 }
 
+/// The bench's settings: config.toml's journal limits, overridden by the `ANTACA_BENCH_*`
+/// variables (see the module's note).
+#[derive(Debug, Clone, Copy)]
+struct Knobs {
+    batch_wait_us: u64,
+    submitters: usize,
+    pool: u32,
+    partner_balances: usize,
+    limits: JournalLimits,
+}
+
+impl Knobs {
+    fn from_env() -> Knobs {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let config = Config::load_with_env(std::path::Path::new(&format!("{root}/config.toml")), std::iter::empty())
+            .expect("the repository's config.toml loads");
+        let batch_wait_us = env_number("ANTACA_BENCH_BATCH_WAIT_US").unwrap_or(config.journal.batch_wait_us);
+        let submitters = env_number("ANTACA_BENCH_SUBMITTERS").unwrap_or(SUBMITTERS);
+        let pool = env_number("ANTACA_BENCH_POOL").unwrap_or(ONE_PER_CHANGE_POOL);
+        let partner_balances = env_number("ANTACA_BENCH_PARTNER_BALANCES")
+            .unwrap_or(PARTNER_BALANCES)
+            .clamp(1, submitters);
+        let limits = JournalLimits {
+            batch_max: config.journal.batch_max as usize,
+            batch_wait: Duration::from_micros(batch_wait_us),
+            queue_max: config.journal.queue_max as usize,
+            commits_in_flight_max: env_number("ANTACA_BENCH_COMMITS_IN_FLIGHT")
+                .unwrap_or(config.journal.commits_in_flight_max as usize),
+        };
+        Knobs {
+            batch_wait_us,
+            submitters,
+            pool,
+            partner_balances,
+            limits,
+        }
+    }
+}
+
 fn journal(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -443,74 +493,107 @@ fn journal(c: &mut Criterion) {
             return;
         }
     };
-    let root = env!("CARGO_MANIFEST_DIR");
-    let config = Config::load_with_env(std::path::Path::new(&format!("{root}/config.toml")), std::iter::empty())
-        .expect("the repository's config.toml loads");
-    let batch_wait_us = env_number("ANTACA_BENCH_BATCH_WAIT_US").unwrap_or(config.journal.batch_wait_us);
-    let submitters = env_number("ANTACA_BENCH_SUBMITTERS").unwrap_or(SUBMITTERS);
-    let pool = env_number("ANTACA_BENCH_POOL").unwrap_or(ONE_PER_CHANGE_POOL);
-    let partner_balances = env_number("ANTACA_BENCH_PARTNER_BALANCES")
-        .unwrap_or(PARTNER_BALANCES)
-        .clamp(1, submitters);
-    let limits = JournalLimits {
-        batch_max: config.journal.batch_max as usize,
-        batch_wait: Duration::from_micros(batch_wait_us),
-        queue_max: config.journal.queue_max as usize,
-        commits_in_flight_max: env_number("ANTACA_BENCH_COMMITS_IN_FLIGHT")
-            .unwrap_or(config.journal.commits_in_flight_max as usize),
-    };
+    let knobs = Knobs::from_env();
     let (group_store, pool_store, (state, target), accounts) = runtime.block_on(async {
         let group_store = Store::connect(&database.url, GROUP_POOL).await.expect("connecting");
-        let pool_store = Store::connect(&database.url, pool).await.expect("connecting");
-        let accounts = provision(&group_store, submitters, partner_balances).await;
-        let state = open_state(&group_store, limits).await;
+        let pool_store = Store::connect(&database.url, knobs.pool).await.expect("connecting");
+        let accounts = provision(&group_store, knobs.submitters, knobs.partner_balances).await;
+        let state = open_state(&group_store, knobs.limits).await;
         (group_store, pool_store, state, accounts)
     });
     eprintln!(
-        "journal bench: {submitters} submitters on {partner_balances} partner deposit balances, batch_max {} \
-         changes, batch_wait_us {batch_wait_us}, one-per-change pool {pool} connections, database {}",
-        limits.batch_max, database.name
+        "journal bench: {} submitters on {} partner deposit balances, batch_max {} changes, batch_wait_us {}, \
+         one-per-change pool {} connections, database {}",
+        knobs.submitters,
+        knobs.partner_balances,
+        knobs.limits.batch_max,
+        knobs.batch_wait_us,
+        knobs.pool,
+        database.name
     );
 
-    let sample_size = 10; // the last ones measured, for the summary
-    let group_rates = Arc::new(Mutex::new(Rates::default()));
-    let single_rates = Arc::new(Mutex::new(Rates::default()));
+    let group_rates = Mutex::new(Rates::default());
+    let single_rates = Mutex::new(Rates::default());
     let mut group = c.benchmark_group("journal");
-
-    let group_holds = submitters * GROUP_HOLDS_PER_SUBMITTER;
-    group.throughput(Throughput::Elements(group_holds as u64));
-    group.bench_function("group_commit", |b| {
-        b.iter_custom(|iterations| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iterations {
-                let elapsed = runtime.block_on(group_commit(&state, &accounts, GROUP_HOLDS_PER_SUBMITTER));
-                group_rates.lock().unwrap().record(group_holds, elapsed);
-                total += elapsed;
-            }
-            total
-        })
-    });
-
-    let single_holds = submitters * ONE_PER_CHANGE_HOLDS_PER_SUBMITTER;
-    group.throughput(Throughput::Elements(single_holds as u64));
-    group.bench_function("one_per_change", |b| {
-        b.iter_custom(|iterations| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iterations {
-                let elapsed = runtime.block_on(one_per_change(
-                    &state,
-                    &pool_store,
-                    &accounts,
-                    ONE_PER_CHANGE_HOLDS_PER_SUBMITTER,
-                ));
-                single_rates.lock().unwrap().record(single_holds, elapsed);
-                total += elapsed;
-            }
-            total
-        })
-    });
+    let bench = Bench {
+        runtime: &runtime,
+        state: &state,
+        accounts: &accounts,
+    };
+    bench.group_commit(&mut group, &group_rates);
+    bench.one_per_change(&mut group, &pool_store, &single_rates);
     group.finish();
+    summarize(&target, &group_rates, &single_rates);
 
+    if let Err(problem) = state.check_invariants() {
+        panic!("the bench broke an invariant: {problem}");
+    }
+    drop(state);
+    runtime.block_on(async {
+        group_store.close().await;
+        pool_store.close().await;
+        database.drop_database().await;
+    });
+}
+
+/// What both measurements run on: the runtime, the state over the bench database, and the
+/// submitters' accounts.
+struct Bench<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    state: &'a State,
+    accounts: &'a [Account],
+}
+
+impl Bench<'_> {
+    /// `journal/group_commit`: every submitter commits [`GROUP_HOLDS_PER_SUBMITTER`] holds
+    /// through the journal per iteration; each iteration's rate goes into `rates`.
+    fn group_commit(&self, group: &mut BenchmarkGroup<'_, WallTime>, rates: &Mutex<Rates>) {
+        let holds = self.accounts.len() * GROUP_HOLDS_PER_SUBMITTER;
+        group.throughput(Throughput::Elements(holds as u64));
+        group.bench_function("group_commit", |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let elapsed =
+                        self.runtime
+                            .block_on(group_commit(self.state, self.accounts, GROUP_HOLDS_PER_SUBMITTER));
+                    rates.lock().unwrap().record(holds, elapsed);
+                    total += elapsed;
+                }
+                total
+            })
+        });
+    }
+
+    /// `journal/one_per_change`: every submitter commits [`ONE_PER_CHANGE_HOLDS_PER_SUBMITTER`]
+    /// holds, each in its own transaction through `pool_store`; each iteration's rate goes into
+    /// `rates`.
+    fn one_per_change(&self, group: &mut BenchmarkGroup<'_, WallTime>, pool_store: &Store, rates: &Mutex<Rates>) {
+        let holds = self.accounts.len() * ONE_PER_CHANGE_HOLDS_PER_SUBMITTER;
+        group.throughput(Throughput::Elements(holds as u64));
+        group.bench_function("one_per_change", |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let elapsed = self.runtime.block_on(one_per_change(
+                        self.state,
+                        pool_store,
+                        self.accounts,
+                        ONE_PER_CHANGE_HOLDS_PER_SUBMITTER,
+                    ));
+                    rates.lock().unwrap().record(holds, elapsed);
+                    total += elapsed;
+                }
+                total
+            })
+        });
+    }
+}
+
+/// Prints the group committer's batches (average size and commit time), and both rates with
+/// their ratio (medians of the last measured iterations).
+fn summarize(target: &StoreTarget, group_rates: &Mutex<Rates>, single_rates: &Mutex<Rates>) {
+    let sample_size = 10; // the last ones measured, for the summary
     let (batches, changes, committing) = target.take();
     eprintln!(
         "journal bench: group commit wrote {batches} batches, {:.1} holds per batch on average, {:.2} ms per \
@@ -527,15 +610,6 @@ fn journal(c: &mut Criterion) {
             grouped / single
         );
     }
-    if let Err(problem) = state.check_invariants() {
-        panic!("the bench broke an invariant: {problem}");
-    }
-    drop(state);
-    runtime.block_on(async {
-        group_store.close().await;
-        pool_store.close().await;
-        database.drop_database().await;
-    });
 }
 
 criterion_group! {

@@ -254,7 +254,7 @@ fn resume_after_restart(api: &crate::http::Api) {
     if resumed > 0 {
         tracing::info!(cards = resumed, "physical card orders placed again after a restart");
     }
-    let pending = crate::http::async_cards::resume_pending(api);
+    let pending = crate::http::cards::issue::resume_pending(api);
     if pending > 0 {
         tracing::info!(requests = pending, "asynchronous card requests resumed after a restart");
     }
@@ -286,7 +286,7 @@ struct Housekeeping {
 impl Housekeeping {
     fn spawn(self, vital: &mut VitalTasks, shutdown: &CancellationToken) {
         // Expired sessions are swept on the housekeeping rhythm of the holds.
-        let sessions = crate::http::run_session_housekeeping(
+        let sessions = crate::sessions::run_housekeeping(
             self.state.clone(),
             self.session_retention_ms,
             self.hold_expiry_interval,

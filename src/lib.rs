@@ -26,9 +26,14 @@
 //! - [`store`]: the database under the state (PostgreSQL or SQLite): migrations, start-up load, batch commit,
 //!   and the serving-instance fence (an epoch every batch checks, so a replaced switch saves nothing).
 //! - [`instance_lock`]: one switch per database (advisory lock / file lock), held for the process's life.
-//! - [`http`]: the HTTPS listener: the lifecycle API's channels (`/secure`, `/lifecycle/v1`,
-//!   `/customers/me`, `/admin`), TLS and development certificates, errors, OpenAPI, health, metrics,
-//!   the JWE channel (encrypted bodies and answers) and the sensitive card data routes over it.
+//! - [`http`]: the HTTPS listener, by resource, each with its own routes: `http/cards/` (issue,
+//!   status: lock/unlock/remove, physical, secrets over JWE), `http/balances/` (user, corporate,
+//!   partner), `http/customers/` (users, KYC), `http/corporations.rs` (KYB), `http/sessions.rs`
+//!   (device pairing, app and admin sessions), `http/admins.rs`, `http/notifications.rs`,
+//!   `http/fees.rs`, `http/public.rs` (health, metrics, OpenAPI). The channels (`/secure` and
+//!   `/lifecycle/v1` by client certificate, `/customers/me` by session, `/admin` by role) are
+//!   extractors (`http/auth.rs`); also TLS and development certificates, the JWE channel
+//!   (`http/encryption.rs`) and every domain error's API answer (`http/error.rs`).
 //! - [`customers`]: users: registration, the partner's KYC flag, platform KYC (verifier, review queue).
 //! - [`corporations`]: corporations and KYB decisions, each transition recorded with who and when.
 //! - [`sessions`]: session tokens (hashed at rest, expiring, renewable) and device pairing.

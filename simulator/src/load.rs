@@ -168,23 +168,11 @@ const CONNECTIONS_MAX: usize = 10_000;
 /// Largest latency recorded (longer ones are recorded as this), in µs.
 pub const LATENCY_US_MAX: u64 = 60_000_000;
 
+/// Runs the load: a connection task per `--connections`, each sending and reading until the
+/// end, then the report (table, JSON and the optional plot).
 pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
-    ensure!(
-        (1..=CONNECTIONS_MAX).contains(&options.connections),
-        "--connections must be 1 to {CONNECTIONS_MAX}"
-    );
-    ensure!(
-        (1..=100_000).contains(&options.in_flight),
-        "--in-flight must be 1 to 100000 (STANs in flight must stay unique)"
-    );
-    if let Some(rate) = options.rate {
-        ensure!(rate > 0.0 && rate.is_finite(), "--rate must be above 0");
-    }
-    let cards = match (&options.cards, options.mix.needs_cards()) {
-        (Some(path), _) => cards::read(path)?,
-        (None, false) => Vec::new(),
-        (None, true) => bail!("--mix {} needs --cards FILE (from `antaca provision`)", options.mix),
-    };
+    check_options(&options)?;
+    let cards = read_cards(&options)?;
     let nonce = wire::run_nonce();
     let templates = Arc::new(Templates::new(&cards, &acquirer(nonce, 0))?);
     let cards = Arc::new(cards);
@@ -192,36 +180,20 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
     let start = Instant::now() + Duration::from_millis(200);
     let measured_from = start + options.warmup;
     let end = measured_from + options.duration;
-    let mut links = Vec::with_capacity(options.connections);
-    for _ in 0..options.connections {
-        let socket = TcpStream::connect(options.switch)
-            .await
-            .with_context(|| format!("connecting to {}", options.switch))?;
-        socket.set_nodelay(true)?;
-        links.push(socket);
-    }
+    let links = connect_all(&options).await?;
     let progress = report::Progress::start(options.warmup + options.duration);
     let mut tasks = Vec::with_capacity(options.connections);
     let mut counters = Vec::with_capacity(options.connections);
     for (index, socket) in links.into_iter().enumerate() {
         let shared = Arc::new(Shared::new(options.in_flight));
         counters.push(shared.clone());
-        let schedule = match options.rate {
-            None => Schedule::Closed,
-            Some(rate) => {
-                let interval_ns = 1e9 * options.connections as f64 / rate;
-                // Spread the connections' sends over the interval.
-                let phase_ns = interval_ns * index as f64 / options.connections as f64;
-                Schedule::Open { interval_ns, phase_ns }
-            }
-        };
         let connection = Connection {
             index,
             acquirer: acquirer(nonce, index),
             templates: templates.clone(),
             cards: cards.clone(),
             mix: options.mix.clone(),
-            schedule,
+            schedule: Schedule::of_connection(&options, index),
             start,
             measured_from,
             end,
@@ -233,6 +205,65 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
     }
     let ticker = progress.follow(counters, start);
     let mut totals = Totals::new(start, measured_from, end);
+    let first_error = gather(tasks, &mut totals).await?;
+    ticker.abort();
+    progress.finish();
+    if let Some(error) = first_error {
+        eprintln!(
+            "simulator: {} connection(s) failed; first: {error:#}",
+            totals.connection_errors
+        );
+    }
+    let series = std::mem::take(&mut *series.lock().expect("series lock"));
+    write_report(&options, &totals, &series)?;
+    ensure!(totals.answered() > 0, "no request was answered");
+    Ok(())
+}
+
+/// The bounds on the options that the code relies on (DE 32 digits, unique STANs in flight).
+fn check_options(options: &LoadOptions) -> anyhow::Result<()> {
+    ensure!(
+        (1..=CONNECTIONS_MAX).contains(&options.connections),
+        "--connections must be 1 to {CONNECTIONS_MAX}"
+    );
+    ensure!(
+        (1..=100_000).contains(&options.in_flight),
+        "--in-flight must be 1 to 100000 (STANs in flight must stay unique)"
+    );
+    if let Some(rate) = options.rate {
+        ensure!(rate > 0.0 && rate.is_finite(), "--rate must be above 0");
+    }
+    Ok(())
+}
+
+/// The cards of `--cards`; none when the mix needs none (echo only).
+fn read_cards(options: &LoadOptions) -> anyhow::Result<Vec<Card>> {
+    Ok(match (&options.cards, options.mix.needs_cards()) {
+        (Some(path), _) => cards::read(path)?,
+        (None, false) => Vec::new(),
+        (None, true) => bail!("--mix {} needs --cards FILE (from `antaca provision`)", options.mix),
+    })
+}
+
+/// Opens the `--connections` connections to the switch, with `TCP_NODELAY`.
+async fn connect_all(options: &LoadOptions) -> anyhow::Result<Vec<TcpStream>> {
+    let mut links = Vec::with_capacity(options.connections);
+    for _ in 0..options.connections {
+        let socket = TcpStream::connect(options.switch)
+            .await
+            .with_context(|| format!("connecting to {}", options.switch))?;
+        socket.set_nodelay(true)?;
+        links.push(socket);
+    }
+    Ok(links)
+}
+
+/// Waits for every connection task and adds its outcome to `totals`; a connection that failed
+/// counts in `totals.connection_errors`, and the first such error is returned.
+async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Outcome>>>,
+    totals: &mut Totals,
+) -> anyhow::Result<Option<anyhow::Error>> {
     let mut first_error = None;
     for task in tasks {
         match task.await.context("a connection task panicked")? {
@@ -243,24 +274,19 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
             }
         }
     }
-    ticker.abort();
-    progress.finish();
-    if let Some(error) = first_error {
-        eprintln!(
-            "simulator: {} connection(s) failed; first: {error:#}",
-            totals.connection_errors
-        );
-    }
-    let series = std::mem::take(&mut *series.lock().expect("series lock"));
-    let summary = report::summarize(&options, &totals, &series);
+    Ok(first_error)
+}
+
+/// Prints the summary table, writes the JSON report and, with `--plot`, the plot.
+fn write_report(options: &LoadOptions, totals: &Totals, series: &Series) -> anyhow::Result<()> {
+    let summary = report::summarize(options, totals, series);
     println!("{}", summary.table());
     summary.write_json(&options.report)?;
     println!("report written to {}", options.report.display());
     if let Some(path) = &options.plot {
-        crate::plot::draw(path, &summary, &totals.latency, &series)?;
+        crate::plot::draw(path, &summary, &totals.latency, series)?;
         println!("plot written to {}", path.display());
     }
-    ensure!(totals.answered() > 0, "no request was answered");
     Ok(())
 }
 
@@ -418,6 +444,22 @@ enum Schedule {
     Open { interval_ns: f64, phase_ns: f64 },
 }
 
+impl Schedule {
+    /// The schedule of connection `index`: closed without `--rate`; open at its share of the
+    /// rate otherwise, the connections' sends spread over the interval.
+    fn of_connection(options: &LoadOptions, index: usize) -> Schedule {
+        match options.rate {
+            None => Schedule::Closed,
+            Some(rate) => {
+                let interval_ns = 1e9 * options.connections as f64 / rate;
+                // Spread the connections' sends over the interval.
+                let phase_ns = interval_ns * index as f64 / options.connections as f64;
+                Schedule::Open { interval_ns, phase_ns }
+            }
+        }
+    }
+}
+
 /// An approved 2100, for a later reversal or completion.
 #[derive(Debug, Clone, Copy)]
 struct Approved {
@@ -530,87 +572,114 @@ impl Connection {
         let mut sequence: u64 = 0;
         let mut batch: Vec<Instant> = Vec::with_capacity(BATCH_MAX);
         tokio::time::sleep_until(self.start).await;
-        'sending: loop {
+        loop {
             batch.clear();
-            match self.schedule {
-                Schedule::Closed => {
-                    let permit = tokio::select! {
-                        permit = self.shared.slots.acquire() => permit.context("slots closed")?,
-                        () = tokio::time::sleep_until(self.end) => break,
-                    };
-                    permit.forget();
-                    let now = Instant::now();
-                    if now >= self.end {
-                        break;
-                    }
-                    batch.push(now);
-                    while batch.len() < BATCH_MAX {
-                        match self.shared.slots.try_acquire() {
-                            Ok(permit) => {
-                                permit.forget();
-                                batch.push(now);
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                }
+            let more = match self.schedule {
+                Schedule::Closed => self.closed_batch(&mut batch).await?,
                 Schedule::Open { interval_ns, phase_ns } => {
-                    let due = |n: u64| self.start + Duration::from_nanos((phase_ns + n as f64 * interval_ns) as u64);
-                    let next = due(sequence);
-                    if next >= self.end {
-                        break;
-                    }
-                    if next > Instant::now() {
-                        tokio::time::sleep_until(next).await;
-                    }
-                    let now = Instant::now();
-                    while batch.len() < BATCH_MAX {
-                        let intended = due(sequence);
-                        if intended > now || intended >= self.end {
-                            break;
-                        }
-                        // Late requests keep their intended time: the wait is latency.
-                        let permit = match self.shared.slots.try_acquire() {
-                            Ok(permit) => permit,
-                            Err(_) if batch.is_empty() => tokio::select! {
-                                permit = self.shared.slots.acquire() => permit.context("slots closed")?,
-                                () = tokio::time::sleep_until(self.end) => break 'sending,
-                            },
-                            Err(_) => break,
-                        };
-                        permit.forget();
-                        batch.push(intended);
-                        sequence += 1;
-                    }
+                    self.open_batch(&mut batch, &mut sequence, interval_ns, phase_ns)
+                        .await?
                 }
+            };
+            if !more {
+                break;
             }
             identity.tick();
             out.clear();
-            {
-                let mut pending = self.shared.pending.lock().expect("pending lock");
-                for &intended in &batch {
-                    let stan = identity.next_stan();
-                    let request = self.put_request(&mut out, &mut random, &identity, stan);
-                    if intended >= self.measured_from {
-                        self.shared.measured.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let previous = pending.insert(
-                        stan,
-                        Pending {
-                            kind: request.0,
-                            intended,
-                            local: request.1,
-                            approved_if: request.2,
-                        },
-                    );
-                    assert!(previous.is_none(), "STAN {stan} reused while in flight");
-                }
-            }
+            self.put_batch(&batch, &mut out, &mut random, &mut identity);
             writer.write_all(&out).await.context("writing requests")?;
         }
         self.shared.writer_done.store(true, Ordering::Release);
         writer.shutdown().await.ok();
         Ok(())
+    }
+
+    /// The closed loop's next batch: waits for a free slot, then takes every slot free now (up
+    /// to [`BATCH_MAX`]), each request intended now. False at the end of the run.
+    async fn closed_batch(&self, batch: &mut Vec<Instant>) -> anyhow::Result<bool> {
+        let permit = tokio::select! {
+            permit = self.shared.slots.acquire() => permit.context("slots closed")?,
+            () = tokio::time::sleep_until(self.end) => return Ok(false),
+        };
+        permit.forget();
+        let now = Instant::now();
+        if now >= self.end {
+            return Ok(false);
+        }
+        batch.push(now);
+        while batch.len() < BATCH_MAX {
+            match self.shared.slots.try_acquire() {
+                Ok(permit) => {
+                    permit.forget();
+                    batch.push(now);
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(true)
+    }
+
+    /// The open loop's next batch: sleeps until request `sequence` is due, then takes every
+    /// request due by now (up to [`BATCH_MAX`]) that has a free slot; waits for a slot only
+    /// when the batch would be empty. False at the end of the run.
+    async fn open_batch(
+        &self,
+        batch: &mut Vec<Instant>,
+        sequence: &mut u64,
+        interval_ns: f64,
+        phase_ns: f64,
+    ) -> anyhow::Result<bool> {
+        let due = |n: u64| self.start + Duration::from_nanos((phase_ns + n as f64 * interval_ns) as u64);
+        let next = due(*sequence);
+        if next >= self.end {
+            return Ok(false);
+        }
+        if next > Instant::now() {
+            tokio::time::sleep_until(next).await;
+        }
+        let now = Instant::now();
+        while batch.len() < BATCH_MAX {
+            let intended = due(*sequence);
+            if intended > now || intended >= self.end {
+                break;
+            }
+            // Late requests keep their intended time: the wait is latency.
+            let permit = match self.shared.slots.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) if batch.is_empty() => tokio::select! {
+                    permit = self.shared.slots.acquire() => permit.context("slots closed")?,
+                    () = tokio::time::sleep_until(self.end) => return Ok(false),
+                },
+                Err(_) => break,
+            };
+            permit.forget();
+            batch.push(intended);
+            *sequence += 1;
+        }
+        Ok(true)
+    }
+
+    /// Writes a request into `out` for each intended time of `batch`, each with a new STAN, and
+    /// enters it in the table of requests in flight (under one lock for the batch).
+    fn put_batch(&self, batch: &[Instant], out: &mut Vec<u8>, random: &mut SplitMix64, identity: &mut IdentityClock) {
+        let mut pending = self.shared.pending.lock().expect("pending lock");
+        for &intended in batch {
+            let stan = identity.next_stan();
+            let request = self.put_request(out, random, identity, stan);
+            if intended >= self.measured_from {
+                self.shared.measured.fetch_add(1, Ordering::Relaxed);
+            }
+            let previous = pending.insert(
+                stan,
+                Pending {
+                    kind: request.0,
+                    intended,
+                    local: request.1,
+                    approved_if: request.2,
+                },
+            );
+            assert!(previous.is_none(), "STAN {stan} reused while in flight");
+        }
     }
 
     /// Writes one framed request into `out`; returns its kind, DE 12 and, for
@@ -625,6 +694,8 @@ impl Connection {
         self.put_request_of(out, random, identity, stan, &self.mix)
     }
 
+    /// [`Connection::put_request`] with a kind drawn from `mix`. A reversal or completion with
+    /// no approved authorization left to name becomes an authorization.
     fn put_request_of(
         &self,
         out: &mut Vec<u8>,
@@ -655,61 +726,88 @@ impl Connection {
             Some(original) => original.card,
             None => random.below(self.cards.len() as u64) as u32,
         };
-        let card = &self.cards[card_index as usize];
-        let templates = &self.templates.by_pan_length[&card.pan.len()];
         match (kind, original) {
-            (Kind::Auth | Kind::Financial, _) => {
-                let spend = if kind == Kind::Auth {
-                    &templates.auth
-                } else {
-                    &templates.financial
-                };
-                let amount = 1 + random.below(2_000);
-                let message = frame(out, &spend.template.bytes);
-                message[spend.pan.clone()].copy_from_slice(card.pan.as_bytes());
-                put_number(&mut message[spend.amount.clone()], amount);
-                message[spend.transmitted.clone()].copy_from_slice(&identity.transmitted);
-                put_number(&mut message[spend.stan.clone()], u64::from(stan));
-                message[spend.local.clone()].copy_from_slice(&identity.local);
-                message[spend.expiry.clone()].copy_from_slice(card.expiry.as_bytes());
-                message[spend.acquirer.clone()].copy_from_slice(self.acquirer.as_bytes());
-                let retrieval = &mut message[spend.retrieval.clone()];
-                retrieval[..6].copy_from_slice(&identity.local[6..]);
-                put_number(&mut retrieval[6..], u64::from(stan));
-                let private_data = &mut message[spend.private_data.clone()];
-                private_data[4..].copy_from_slice(card.cvc2.as_bytes());
-                put_number(&mut message[spend.currency.clone()], u64::from(card.currency));
-                let approved = (kind == Kind::Auth).then_some(Approved {
-                    card: card_index,
-                    amount,
-                    stan,
-                    local: identity.local,
-                });
-                (kind, Some(identity.local), approved)
-            }
+            (Kind::Auth | Kind::Financial, _) => self.put_spend(out, random, identity, stan, kind, card_index),
             (Kind::Reversal | Kind::Completion, Some(original)) => {
-                let follow_up = if kind == Kind::Reversal {
-                    &templates.reversal
-                } else {
-                    &templates.completion
-                };
-                let message = frame(out, &follow_up.template.bytes);
-                message[follow_up.pan.clone()].copy_from_slice(card.pan.as_bytes());
-                put_number(&mut message[follow_up.amount.clone()], original.amount);
-                message[follow_up.transmitted.clone()].copy_from_slice(&identity.transmitted);
-                put_number(&mut message[follow_up.stan.clone()], u64::from(stan));
-                message[follow_up.local.clone()].copy_from_slice(&identity.local);
-                message[follow_up.acquirer.clone()].copy_from_slice(self.acquirer.as_bytes());
-                put_number(&mut message[follow_up.currency.clone()], u64::from(card.currency));
-                // DE 56: 2100, the original's STAN and DE 12, then DE 32 as LL (unchanged) + digits.
-                let named = &mut message[follow_up.original.clone()];
-                put_number(&mut named[4..10], u64::from(original.stan));
-                named[10..22].copy_from_slice(&original.local);
-                named[24..].copy_from_slice(self.acquirer.as_bytes());
-                (kind, Some(identity.local), None)
+                self.put_follow_up(out, identity, stan, kind, &original)
             }
             _ => unreachable!("reversals and completions without an original became authorizations"),
         }
+    }
+
+    /// Writes a 2100 (`Kind::Auth`) or 2200 (`Kind::Financial`) on card `card_index` for a
+    /// random amount; an authorization returns what to remember if it is approved.
+    fn put_spend(
+        &self,
+        out: &mut Vec<u8>,
+        random: &mut SplitMix64,
+        identity: &IdentityClock,
+        stan: u32,
+        kind: Kind,
+        card_index: u32,
+    ) -> (Kind, Option<[u8; 12]>, Option<Approved>) {
+        let card = &self.cards[card_index as usize];
+        let templates = &self.templates.by_pan_length[&card.pan.len()];
+        let spend = if kind == Kind::Auth {
+            &templates.auth
+        } else {
+            &templates.financial
+        };
+        let amount = 1 + random.below(2_000);
+        let message = frame(out, &spend.template.bytes);
+        message[spend.pan.clone()].copy_from_slice(card.pan.as_bytes());
+        put_number(&mut message[spend.amount.clone()], amount);
+        message[spend.transmitted.clone()].copy_from_slice(&identity.transmitted);
+        put_number(&mut message[spend.stan.clone()], u64::from(stan));
+        message[spend.local.clone()].copy_from_slice(&identity.local);
+        message[spend.expiry.clone()].copy_from_slice(card.expiry.as_bytes());
+        message[spend.acquirer.clone()].copy_from_slice(self.acquirer.as_bytes());
+        let retrieval = &mut message[spend.retrieval.clone()];
+        retrieval[..6].copy_from_slice(&identity.local[6..]);
+        put_number(&mut retrieval[6..], u64::from(stan));
+        let private_data = &mut message[spend.private_data.clone()];
+        private_data[4..].copy_from_slice(card.cvc2.as_bytes());
+        put_number(&mut message[spend.currency.clone()], u64::from(card.currency));
+        let approved = (kind == Kind::Auth).then_some(Approved {
+            card: card_index,
+            amount,
+            stan,
+            local: identity.local,
+        });
+        (kind, Some(identity.local), approved)
+    }
+
+    /// Writes a 2420 (`Kind::Reversal`) or 2220 (`Kind::Completion`) of `original`, for its
+    /// whole amount, naming it in DE 56.
+    fn put_follow_up(
+        &self,
+        out: &mut Vec<u8>,
+        identity: &IdentityClock,
+        stan: u32,
+        kind: Kind,
+        original: &Approved,
+    ) -> (Kind, Option<[u8; 12]>, Option<Approved>) {
+        let card = &self.cards[original.card as usize];
+        let templates = &self.templates.by_pan_length[&card.pan.len()];
+        let follow_up = if kind == Kind::Reversal {
+            &templates.reversal
+        } else {
+            &templates.completion
+        };
+        let message = frame(out, &follow_up.template.bytes);
+        message[follow_up.pan.clone()].copy_from_slice(card.pan.as_bytes());
+        put_number(&mut message[follow_up.amount.clone()], original.amount);
+        message[follow_up.transmitted.clone()].copy_from_slice(&identity.transmitted);
+        put_number(&mut message[follow_up.stan.clone()], u64::from(stan));
+        message[follow_up.local.clone()].copy_from_slice(&identity.local);
+        message[follow_up.acquirer.clone()].copy_from_slice(self.acquirer.as_bytes());
+        put_number(&mut message[follow_up.currency.clone()], u64::from(card.currency));
+        // DE 56: 2100, the original's STAN and DE 12, then DE 32 as LL (unchanged) + digits.
+        let named = &mut message[follow_up.original.clone()];
+        put_number(&mut named[4..10], u64::from(original.stan));
+        named[10..22].copy_from_slice(&original.local);
+        named[24..].copy_from_slice(self.acquirer.as_bytes());
+        (kind, Some(identity.local), None)
     }
 
     /// Builds one request of each kind this connection sends, parses it

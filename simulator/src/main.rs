@@ -88,28 +88,7 @@ impl ApiArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Make funded, active cards through the running switch's lifecycle API; write them to --out.
-    Provision {
-        #[command(flatten)]
-        api: ApiArgs,
-        #[arg(long, default_value_t = 100)]
-        cards: usize,
-        /// The cards file (created owner-only).
-        #[arg(long, default_value = "data/api-cards.jsonl")]
-        out: PathBuf,
-        /// Minor units on each user balance.
-        #[arg(long, default_value_t = 1_000_000)]
-        funds: i64,
-        /// Every n-th card is a physical card with a PIN (0: none).
-        #[arg(long, default_value_t = 10)]
-        pin_every: usize,
-        /// Cards being made at once.
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-        #[arg(long, default_value = "dev-credit-eur")]
-        program: String,
-        #[arg(long, default_value = "EUR")]
-        currency: String,
-    },
+    Provision(ProvisionArgs),
     /// Sign on, send echo tests one after another, print their round-trip times.
     Echo {
         /// The switch's ISO 8583 address.
@@ -120,65 +99,143 @@ enum Command {
         count: u32,
     },
     /// Run the functional scenarios against the switch; exit non-zero if any fails.
-    Scenarios {
-        #[arg(long, default_value = "127.0.0.1:8583")]
-        switch: SocketAddr,
-        /// Cards from `antaca provision` (JSON lines); the lock scenarios use some up.
-        #[arg(long, default_value = "data/cards.jsonl")]
-        cards: PathBuf,
-        /// Zone PIN key shared with the switch (config: authorization.zone_pin_key).
-        #[arg(
-            long,
-            env = "ANTACA__AUTHORIZATION__ZONE_PIN_KEY",
-            default_value = "0123456789ABCDEFFEDCBA9876543210"
-        )]
-        zone_pin_key: String,
-        /// With --api, the HTTP scenarios run too (lock and unlock over HTTP, reloads, physical cards).
-        #[command(flatten)]
-        api: ApiArgs,
-    },
+    Scenarios(ScenariosArgs),
     /// Spawn the switch and run a seeded workload with faults; an auditor checks every answer and,
     /// at the end, every balance in the database.
     Chaos(chaos::ChaosArgs),
     /// Load the switch: closed loop (--in-flight per connection) or open loop (--rate).
-    Load {
-        #[arg(long, default_value = "127.0.0.1:8583")]
-        switch: SocketAddr,
-        /// Cards from `antaca provision` (needed unless the mix is echo only).
-        #[arg(long)]
-        cards: Option<PathBuf>,
-        #[arg(long, default_value_t = 16)]
-        connections: usize,
-        /// Requests in flight per connection at most (the closed loop keeps exactly this many).
-        #[arg(long, default_value_t = 64)]
-        in_flight: usize,
-        /// How long to measure: 60, 60s, 2m, 500ms.
-        #[arg(long, default_value = "30s", value_parser = parse_duration)]
-        duration: Duration,
-        /// Sent before measuring, not counted.
-        #[arg(long, default_value = "0s", value_parser = parse_duration)]
-        warmup: Duration,
-        /// Open loop: this many messages per second over all connections.
-        #[arg(long)]
-        rate: Option<f64>,
-        /// Kinds and weights: auth, echo, financial, reversal, completion.
-        #[arg(long, default_value = "auth=100")]
-        mix: load::Mix,
-        /// JSON report.
-        #[arg(long, default_value = "load-report.json")]
-        report: PathBuf,
-        /// SVG of latency percentiles over time and the latency histogram.
-        #[arg(long)]
-        plot: Option<PathBuf>,
-        /// After the last request, how long to wait for the answers still due.
-        #[arg(long, default_value = "5s", value_parser = parse_duration)]
-        drain: Duration,
-    },
+    Load(LoadArgs),
     /// Serve approve-all with iso8583_rs's own ISOServer (no state), to load side by side.
     Baseline {
         #[arg(long, default_value = "127.0.0.1:8584")]
         listen: SocketAddr,
     },
+}
+
+// The arguments of `provision` (its help is the variant's doc comment).
+#[derive(clap::Args)]
+struct ProvisionArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[arg(long, default_value_t = 100)]
+    cards: usize,
+    /// The cards file (created owner-only).
+    #[arg(long, default_value = "data/api-cards.jsonl")]
+    out: PathBuf,
+    /// Minor units on each user balance.
+    #[arg(long, default_value_t = 1_000_000)]
+    funds: i64,
+    /// Every n-th card is a physical card with a PIN (0: none).
+    #[arg(long, default_value_t = 10)]
+    pin_every: usize,
+    /// Cards being made at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    #[arg(long, default_value = "dev-credit-eur")]
+    program: String,
+    #[arg(long, default_value = "EUR")]
+    currency: String,
+}
+
+impl ProvisionArgs {
+    fn options(self) -> anyhow::Result<provision::ProvisionOptions> {
+        let api = self.api.options().context("--api URL is required")?;
+        Ok(provision::ProvisionOptions {
+            api,
+            cards: self.cards,
+            out: self.out,
+            funds: self.funds,
+            pin_every: self.pin_every,
+            concurrency: self.concurrency,
+            program: self.program,
+            currency: self.currency,
+        })
+    }
+}
+
+// The arguments of `scenarios`.
+#[derive(clap::Args)]
+struct ScenariosArgs {
+    #[arg(long, default_value = "127.0.0.1:8583")]
+    switch: SocketAddr,
+    /// Cards from `antaca provision` (JSON lines); the lock scenarios use some up.
+    #[arg(long, default_value = "data/cards.jsonl")]
+    cards: PathBuf,
+    /// Zone PIN key shared with the switch (config: authorization.zone_pin_key).
+    #[arg(
+        long,
+        env = "ANTACA__AUTHORIZATION__ZONE_PIN_KEY",
+        default_value = "0123456789ABCDEFFEDCBA9876543210"
+    )]
+    zone_pin_key: String,
+    /// With --api, the HTTP scenarios run too (lock and unlock over HTTP, reloads, physical cards).
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+impl ScenariosArgs {
+    fn options(self) -> scenarios::ScenarioOptions {
+        scenarios::ScenarioOptions {
+            switch: self.switch,
+            cards: self.cards,
+            zone_pin_key: self.zone_pin_key,
+            api: self.api.options(),
+        }
+    }
+}
+
+// The arguments of `load`.
+#[derive(clap::Args)]
+struct LoadArgs {
+    #[arg(long, default_value = "127.0.0.1:8583")]
+    switch: SocketAddr,
+    /// Cards from `antaca provision` (needed unless the mix is echo only).
+    #[arg(long)]
+    cards: Option<PathBuf>,
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Requests in flight per connection at most (the closed loop keeps exactly this many).
+    #[arg(long, default_value_t = 64)]
+    in_flight: usize,
+    /// How long to measure: 60, 60s, 2m, 500ms.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Sent before measuring, not counted.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Open loop: this many messages per second over all connections.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Kinds and weights: auth, echo, financial, reversal, completion.
+    #[arg(long, default_value = "auth=100")]
+    mix: load::Mix,
+    /// JSON report.
+    #[arg(long, default_value = "load-report.json")]
+    report: PathBuf,
+    /// SVG of latency percentiles over time and the latency histogram.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// After the last request, how long to wait for the answers still due.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    drain: Duration,
+}
+
+impl LoadArgs {
+    fn options(self) -> load::LoadOptions {
+        load::LoadOptions {
+            switch: self.switch,
+            cards: self.cards,
+            connections: self.connections,
+            in_flight: self.in_flight,
+            duration: self.duration,
+            warmup: self.warmup,
+            rate: self.rate,
+            mix: self.mix,
+            report: self.report,
+            plot: self.plot,
+            drain: self.drain,
+        }
+    }
 }
 
 pub(crate) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
@@ -216,79 +273,25 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Echo { switch, count } => runtime.block_on(echo::run(switch, count)),
-        Command::Provision {
-            api,
-            cards,
-            out,
-            funds,
-            pin_every,
-            concurrency,
-            program,
-            currency,
-        } => match api.options() {
-            None => Err(anyhow::anyhow!("--api URL is required")),
-            Some(api) => runtime.block_on(provision::run(provision::ProvisionOptions {
-                api,
-                cards,
-                out,
-                funds,
-                pin_every,
-                concurrency,
-                program,
-                currency,
-            })),
-        },
-        Command::Chaos(args) => match runtime.block_on(chaos::run(args)) {
-            Ok(true) => Ok(()),
-            Ok(false) => return ExitCode::FAILURE,
-            Err(error) => Err(error),
-        },
-        Command::Scenarios {
-            switch,
-            cards,
-            zone_pin_key,
-            api,
-        } => {
-            let options = scenarios::ScenarioOptions {
-                switch,
-                cards,
-                zone_pin_key,
-                api: api.options(),
-            };
-            match runtime.block_on(scenarios::run(options)) {
-                Ok(true) => Ok(()),
-                Ok(false) => return ExitCode::FAILURE,
-                Err(error) => Err(error),
-            }
-        }
-        Command::Load {
-            switch,
-            cards,
-            connections,
-            in_flight,
-            duration,
-            warmup,
-            rate,
-            mix,
-            report,
-            plot,
-            drain,
-        } => runtime.block_on(load::run(load::LoadOptions {
-            switch,
-            cards,
-            connections,
-            in_flight,
-            duration,
-            warmup,
-            rate,
-            mix,
-            report,
-            plot,
-            drain,
-        })),
+        Command::Provision(args) => args
+            .options()
+            .and_then(|options| runtime.block_on(provision::run(options))),
+        Command::Chaos(args) => return verdict(runtime.block_on(chaos::run(args))),
+        Command::Scenarios(args) => return verdict(runtime.block_on(scenarios::run(args.options()))),
+        Command::Load(args) => runtime.block_on(load::run(args.options())),
         Command::Baseline { .. } => unreachable!("served above"),
     };
     finish(result)
+}
+
+/// The exit code of a command that checks something: failure when a check failed (it printed
+/// what), or on an error (printed here).
+fn verdict(result: anyhow::Result<bool>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => finish(Err(error)),
+    }
 }
 
 fn finish(result: anyhow::Result<()>) -> ExitCode {

@@ -32,6 +32,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// EUR, the currency of the dev programs.
 const CURRENCY: &str = "978";
 
+/// Runs every scenario in order, each printed ok, FAIL or skip; true if none failed.
 pub async fn run(options: ScenarioOptions) -> anyhow::Result<bool> {
     let cards = cards::read(&options.cards)?;
     let key = ZonePinKey::from_hex(&options.zone_pin_key)?;
@@ -46,73 +47,113 @@ pub async fn run(options: ScenarioOptions) -> anyhow::Result<bool> {
         money_card: None,
     };
     let mut tally = Tally::default();
-    macro_rules! scenario {
-        ($name:expr, $body:expr) => {{
-            let outcome: anyhow::Result<()> = $body(&mut context).await;
-            tally.report(&$name, outcome);
-        }};
-    }
-    scenario!(
+    single_request_scenarios(&mut context, &mut tally).await;
+    sequence_scenarios(&mut context, &mut tally).await;
+    card_state_scenarios(&mut context, &mut tally).await;
+    http_scenarios(&mut context, &mut tally).await;
+    println!(
+        "{} passed, {} failed, {} skipped",
+        tally.passed, tally.failed, tally.skipped
+    );
+    Ok(tally.failed == 0)
+}
+
+/// Network management, then one request each: the approval and every decline a single
+/// request can meet (unknown PAN, funds, amount, expiry, CVC2, unsupported, malformed).
+async fn single_request_scenarios(context: &mut Context, tally: &mut Tally) {
+    tally.report(
         "network management: sign-on, echo test, sign-off answer 2814/8000",
-        network_management
+        network_management(context).await,
     );
-    scenario!(
+    tally.report(
         "network management: an unknown function code answers 1015",
-        unknown_function
+        unknown_function(context).await,
     );
-    scenario!(
+    tally.report(
         "approval: 2110/0000 with DE 38 and DE 54, request fields echoed",
-        approval
+        approval(context).await,
     );
-    scenario!("unknown PAN declines 1011", unknown_pan);
-    scenario!("amount above the funds declines 1016, nothing held", insufficient_funds);
-    scenario!("zero amount declines 1010", zero_amount);
-    scenario!("DE 14 not the card's expiry declines 1001", expiry_mismatch);
-    scenario!("wrong CVC2 (DE 48 tag 92) declines 1029; the right one approves", cvc2);
-    scenario!("unsupported processing code or currency declines 1015", unsupported);
-    scenario!(
+    tally.report("unknown PAN declines 1011", unknown_pan(context).await);
+    tally.report(
+        "amount above the funds declines 1016, nothing held",
+        insufficient_funds(context).await,
+    );
+    tally.report("zero amount declines 1010", zero_amount(context).await);
+    tally.report(
+        "DE 14 not the card's expiry declines 1001",
+        expiry_mismatch(context).await,
+    );
+    tally.report(
+        "wrong CVC2 (DE 48 tag 92) declines 1029; the right one approves",
+        cvc2(context).await,
+    );
+    tally.report(
+        "unsupported processing code or currency declines 1015",
+        unsupported(context).await,
+    );
+    tally.report(
         "malformed: no DE 32, or a letter in DE 4, answers 9100 echoing DE 11",
-        malformed
+        malformed(context).await,
     );
-    scenario!("duplicate and repeat 2101 get the first answer; held once", duplicates);
-    scenario!("a declined request repeated gets the same decline", declined_repeat);
-    scenario!(
+}
+
+/// Requests that follow others: duplicates and repeats, reversals, completion, advice, and
+/// the financial messages.
+async fn sequence_scenarios(context: &mut Context, tally: &mut Tally) {
+    tally.report(
+        "duplicate and repeat 2101 get the first answer; held once",
+        duplicates(context).await,
+    );
+    tally.report(
+        "a declined request repeated gets the same decline",
+        declined_repeat(context).await,
+    );
+    tally.report(
         "full reversal 2420/400 answers 4000 and releases the hold",
-        full_reversal
+        full_reversal(context).await,
     );
-    scenario!(
+    tally.report(
         "partial reversal 2420/401 leaves DE 4 held; its repeat releases nothing more",
-        partial_reversal
+        partial_reversal(context).await,
     );
-    scenario!(
+    tally.report(
         "reversal before its original answers 9114; the original is then declined",
-        reversal_first
+        reversal_first(context).await,
     );
-    scenario!(
+    tally.report(
         "completion 2220 answers 2230/0000 and posts the final amount",
-        completion
+        completion(context).await,
     );
-    scenario!(
+    tally.report(
         "advice 2120 answers 2130/0000 and holds even when funds are short",
-        advice
+        advice(context).await,
     );
-    scenario!(
+    tally.report(
         "financial 2200 posts at once; refund credits; balance inquiry reports",
-        financial
+        financial(context).await,
     );
-    scenario!(
+}
+
+/// What changes a card's state over the network: PIN tries, and the stop list with each lock
+/// reason (these consume cards).
+async fn card_state_scenarios(context: &mut Context, tally: &mut Tally) {
+    tally.report(
         "PIN: right 0000, wrong 1017, third wrong 1006, then the right PIN 1006",
-        pin_tries
+        pin_tries(context).await,
     );
     for (reason, code) in LOCK_REASONS {
         let name = format!("stop list 2304 reason {reason} answers 2314/3000, then authorizations decline {code}");
-        let outcome = stop_list(&mut context, reason, code).await;
+        let outcome = stop_list(context, reason, code).await;
         tally.report(&name, outcome);
     }
-    scenario!(
+    tally.report(
         "stop list 2304 with an unknown reason answers 9100",
-        stop_list_unknown_reason
+        stop_list_unknown_reason(context).await,
     );
+}
+
+/// The scenarios over the lifecycle API, skipped without `--api`.
+async fn http_scenarios(context: &mut Context, tally: &mut Tally) {
     let http_scenarios = [
         "lock over the HTTP API (7): the authorization declines 1002; unlocked, it approves; \
          lost (1) cannot be unlocked (409 CARD_LOCK_IRREVERSIBLE) and declines 2008",
@@ -120,20 +161,15 @@ pub async fn run(options: ScenarioOptions) -> anyhow::Result<bool> {
          locked and unlocked",
     ];
     if context.api.is_some() {
-        let outcome = http_lock(&mut context).await;
+        let outcome = http_lock(context).await;
         tally.report(http_scenarios[0], outcome);
-        let outcome = http_lifecycle(&mut context).await;
+        let outcome = http_lifecycle(context).await;
         tally.report(http_scenarios[1], outcome);
     } else {
         for name in http_scenarios {
             tally.skip(name, "needs --api");
         }
     }
-    println!(
-        "{} passed, {} failed, {} skipped",
-        tally.passed, tally.failed, tally.skipped
-    );
-    Ok(tally.failed == 0)
 }
 
 /// Lock reasons and the action code each answers (network-interface.md, "Card lock reasons").

@@ -17,7 +17,7 @@ use axum_server::tls::TlsInfo;
 use super::Api;
 use super::error::ApiError;
 use crate::admins::{self, Permission};
-use crate::sessions::{self, SessionError};
+use crate::sessions::{self};
 use crate::state::{AdminUser, CustomerId, Scope, SessionSubject};
 
 /// The partner whose client certificate made the request.
@@ -57,19 +57,6 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         return Err(ApiError::SessionInvalid);
     }
     Ok(token.trim())
-}
-
-impl From<SessionError> for ApiError {
-    fn from(error: SessionError) -> Self {
-        match error {
-            SessionError::Invalid => ApiError::SessionInvalid,
-            SessionError::Expired => ApiError::SessionExpired,
-            SessionError::CustomerNotFound => ApiError::NotFound("user"),
-            SessionError::InstallationNotFound => ApiError::NotFound("installation"),
-            SessionError::Busy => ApiError::conflict("BUSY", "another change of this is in flight; try again"),
-            SessionError::Journal(error) => error.into(),
-        }
-    }
 }
 
 /// A user's live mobile session.

@@ -29,10 +29,22 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::crypto::jwe::{ENC_A256GCM, PublicJwk};
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use super::Api;
 use super::error::ApiError;
 use crate::config::JweConfig;
 use crate::crypto::jwe::{JweError, KeyAlgorithm, PlatformKey, PlatformKeys, RecipientKey};
+
+/// The platform's public key, open like `/health` (no client certificate needed).
+pub fn routes() -> OpenApiRouter<Api> {
+    OpenApiRouter::new()
+        .routes(routes!(platform_public_key))
+        .routes(routes!(platform_jwks))
+}
 
 pub const PUBLIC_KEY: &str = "public-key";
 pub const ENCRYPTED_REQUEST: &str = "encrypted-request";
@@ -280,4 +292,65 @@ impl<T: Serialize> IntoResponse for Sealed<T> {
             Err(error) => error.into_response(),
         }
     }
+}
+
+// ---------------------------------------------------------------- the platform's key
+
+/// The platform's current public key: encrypt requests to it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformPublicKey {
+    /// Key id; also in `jwk.kid`. A JWE may name it in its header's `kid`.
+    pub kid: String,
+    /// Key management algorithms accepted: RSA-OAEP-256 (recommended) or RSA-OAEP.
+    pub algorithms: Vec<String>,
+    /// Content encryption: A256GCM only.
+    #[schema(example = "A256GCM")]
+    pub enc: String,
+    /// SubjectPublicKeyInfo, PEM.
+    pub pem: String,
+    /// SubjectPublicKeyInfo DER, base64.
+    pub public_key: String,
+    pub jwk: PublicJwk,
+}
+
+/// The keys a client may encrypt to (during a rotation, the previous one too, until its grace period ends).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JwkSet {
+    pub keys: Vec<PublicJwk>,
+}
+
+/// The platform's current public key (PEM, base64 DER, JWK) and its `kid`. No client certificate needed.
+#[utoipa::path(
+    get, path = "/encryption/public-key", tag = "encryption",
+    responses((status = 200, description = "The key to encrypt requests to", body = PlatformPublicKey))
+)]
+async fn platform_public_key(State(api): State<Api>) -> axum::Json<PlatformPublicKey> {
+    let key = api.platform_keys.current();
+    axum::Json(PlatformPublicKey {
+        kid: key.kid().to_owned(),
+        algorithms: vec![
+            KeyAlgorithm::RsaOaep256.name().to_owned(),
+            KeyAlgorithm::RsaOaep.name().to_owned(),
+        ],
+        enc: ENC_A256GCM.to_owned(),
+        pem: key.public_pem(),
+        public_key: key.public_der_base64(),
+        jwk: key.jwk(),
+    })
+}
+
+/// The platform's public keys as a JWK set (the current key first). No client certificate needed.
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "encryption",
+    responses((status = 200, description = "The keys", body = JwkSet))
+)]
+async fn platform_jwks(State(api): State<Api>) -> axum::Json<JwkSet> {
+    let keys = api
+        .platform_keys
+        .published(api.state.now_ms())
+        .into_iter()
+        .map(|key| key.jwk())
+        .collect();
+    axum::Json(JwkSet { keys })
 }

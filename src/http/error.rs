@@ -12,6 +12,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::balances::BalanceError;
+use crate::cards::CardError;
+use crate::sessions::SessionError;
 use crate::state::JournalError;
 
 /// The body of every error answer.
@@ -298,6 +301,54 @@ impl From<crate::admins::AdminError> for ApiError {
             UsernameTaken => ApiError::conflict("USERNAME_TAKEN", error.to_string()),
             Hashing(detail) => ApiError::internal(format!("password hashing: {detail}")),
             Journal(error) => error.into(),
+        }
+    }
+}
+
+impl From<BalanceError> for ApiError {
+    fn from(error: BalanceError) -> Self {
+        match error {
+            BalanceError::NotFound => ApiError::NotFound("balance"),
+            BalanceError::UnknownCurrency(_) => ApiError::validation("currency", error.to_string()),
+            BalanceError::InvalidAmount => ApiError::validation("amount", "must be a positive number of minor units"),
+            BalanceError::NotActive => ApiError::conflict("BALANCE_NOT_ACTIVE", error.to_string()),
+            BalanceError::InsufficientFunds => ApiError::conflict(
+                "PARTNER_FUNDS_INSUFFICIENT",
+                "the partner credit balance has insufficient funds; nothing was changed",
+            ),
+            BalanceError::CurrencyMismatch => ApiError::conflict("CURRENCY_MISMATCH", error.to_string()),
+            BalanceError::AlreadyExists => ApiError::conflict("PARTNER_BALANCE_EXISTS", error.to_string()),
+            BalanceError::Busy => ApiError::conflict("BUSY", error.to_string()),
+            BalanceError::Journal(error) => error.into(),
+        }
+    }
+}
+
+impl From<CardError> for ApiError {
+    fn from(error: CardError) -> Self {
+        match error {
+            CardError::NotFound => ApiError::NotFound("card"),
+            CardError::Balance => ApiError::conflict("BALANCE_NOT_ACTIVE", error.to_string()),
+            CardError::Program => ApiError::validation("programId", "no such program of the partner"),
+            CardError::CurrencyMismatch => ApiError::conflict("CURRENCY_MISMATCH", error.to_string()),
+            CardError::NumbersExhausted => ApiError::conflict("CARD_NUMBERS_EXHAUSTED", error.to_string()),
+            CardError::Irreversible => ApiError::conflict("CARD_LOCK_IRREVERSIBLE", error.to_string()),
+            CardError::InvalidState => ApiError::conflict("CARD_STATE_INVALID", error.to_string()),
+            CardError::InvalidPin => ApiError::validation("pin", error.to_string()),
+            CardError::Journal(error) => error.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Invalid => ApiError::SessionInvalid,
+            SessionError::Expired => ApiError::SessionExpired,
+            SessionError::CustomerNotFound => ApiError::NotFound("user"),
+            SessionError::InstallationNotFound => ApiError::NotFound("installation"),
+            SessionError::Busy => ApiError::conflict("BUSY", "another change of this is in flight; try again"),
+            SessionError::Journal(error) => error.into(),
         }
     }
 }

@@ -2,46 +2,51 @@
 //! and the OpenAPI document, on one rustls listener.
 //!
 //! # Layout
+//! By resource, each module with its own `routes()` (merged here); the channel a route serves
+//! (partner certificate, mobile session, admin role) is an extractor of [`auth`], not a folder.
+//! - [`cards`]: issue (virtual, corporate, asynchronous), status (lock, unlock, remove), physical
+//!   (order, activate), secrets (full card data, CVV reset, PIN, over JWE), the card lists.
+//! - [`balances`]: user balances and reloads, corporate balances, partner credit and deposit
+//!   balances with their thresholds and the balance summary.
+//! - [`customers`]: users and their KYC (the partner's flag, submitted data, the review queue).
+//! - [`corporations`]: corporations and their KYB decisions.
+//! - [`sessions`]: device pairing and the app's session, the admin panel's login and session.
+//! - [`admins`]: the administration panel's users.
+//! - [`notifications`]: the notification outbox as the panel and the partner see it.
+//! - [`fees`]: fee schedules, FX rates and the fee report.
+//! - [`public`]: `/health`, `/metrics`, `/openapi.json`.
+//!
+//! Shared by them:
 //! - [`tls`]: rustls configuration, client certificate → partner name.
 //! - [`dev_certificates`]: the development CA, server and partner certificates.
-//! - [`error`]: the one API error type (status + stable code, JSON body).
+//! - [`error`]: the one API error type (status + stable code, JSON body) and every domain error's
+//!   mapping to it.
 //! - [`auth`]: extractors per channel (partner certificate, mobile session, admin session + role).
 //! - [`extract`]: JSON body, path and query extractors answering with [`error::ApiError`].
-//! - [`dto`]: shared request/response bodies and their validation.
+//! - [`dto`]: validation helpers and the bodies several resources share (address, decision).
 //! - [`encryption`]: the JWE channel (`Public-Key`, `Encrypted-Request`, `Encrypt-Response` headers,
-//!   encrypted bodies and answers) and the platform's key pair.
-//! - Route groups: [`public`] (`/health`, `/metrics`, `/openapi.json`), [`lifecycle`]
-//!   (`/lifecycle/v1`), [`secure`] (`/secure`), [`mobile`] (`/customers/me`), [`admin`] (`/admin`),
-//!   [`wallet`] (user balances and cards on `/secure` and `/customers/me`), [`partner_balances`]
-//!   (partner credit and deposit balances, the balance summary), [`corporate_cards`] (a corporation's
-//!   physical cards and its cards' lock/unlock/remove/activate), [`notifications`] (the outbox),
-//!   [`card_secrets`] (full card data, CVV reset, set PIN, physical card with PIN, all over JWE;
-//!   the platform's public key).
-//!   [`async_cards`]: virtual cards issued in the background, requests kept across restarts.
+//!   encrypted bodies and answers), the platform's key pair and its public-key routes.
 //!
 //! Every route is declared through `utoipa-axum`, so the router and the
 //! OpenAPI document ([`openapi`], `specs/openapi.json`) are built from the
 //! same list and cannot disagree.
 
-pub mod admin;
-pub mod async_cards;
+pub mod admins;
 pub mod auth;
-pub mod card_secrets;
-pub mod corporate_cards;
+pub mod balances;
+pub mod cards;
+pub mod corporations;
+pub mod customers;
 pub mod dev_certificates;
 pub mod dto;
 pub mod encryption;
 pub mod error;
 pub mod extract;
 pub mod fees;
-pub mod lifecycle;
-pub mod mobile;
 pub mod notifications;
-pub mod partner_balances;
 pub mod public;
-pub mod secure;
+pub mod sessions;
 pub mod tls;
-pub mod wallet;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -153,16 +158,14 @@ impl utoipa::Modify for SecuritySchemes {
 fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public::routes())
-        .merge(lifecycle::routes())
-        .merge(secure::routes())
-        .merge(mobile::routes())
-        .merge(admin::routes())
-        .merge(wallet::routes())
-        .merge(partner_balances::routes())
-        .merge(async_cards::routes())
-        .merge(corporate_cards::routes())
+        .merge(encryption::routes())
+        .merge(customers::routes())
+        .merge(corporations::routes())
+        .merge(sessions::routes())
+        .merge(admins::routes())
+        .merge(balances::routes())
+        .merge(cards::routes())
         .merge(notifications::routes())
-        .merge(card_secrets::routes())
         .merge(fees::routes())
 }
 
@@ -280,22 +283,4 @@ pub async fn serve(
     // holds its connection for ever.
     server.http_builder().http1().header_read_timeout(timeouts.headers);
     server.serve(router.into_make_service()).await
-}
-
-/// Forgets sessions expired past the retention window, every `interval`, until `shutdown`.
-pub async fn run_session_housekeeping(
-    state: State,
-    retention_ms: i64,
-    interval: Duration,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
-        }
-        if let Err(error) = crate::sessions::forget_expired(&state, retention_ms).await {
-            tracing::warn!(%error, "forgetting expired sessions failed; will try again");
-        }
-    }
 }

@@ -227,6 +227,24 @@ pub async fn forget_expired(state: &State, retention_ms: i64) -> Result<(), Jour
     state.submit(submission).await
 }
 
+/// Forgets sessions expired past the retention window, every `interval`, until `shutdown`.
+pub async fn run_housekeeping(
+    state: State,
+    retention_ms: i64,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        if let Err(error) = forget_expired(&state, retention_ms).await {
+            tracing::warn!(%error, "forgetting expired sessions failed; will try again");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,50 +97,64 @@ pub async fn check_database(database_url: &str, cards: &[&CardModel], findings: 
         .await
         .context("connecting to the chaos database")?;
     for card in cards {
-        let row = sqlx::query("SELECT ledger, held FROM balances WHERE id = $1")
-            .bind(card.balance_id)
-            .fetch_one(&pool)
-            .await?;
-        let (ledger, held): (i64, i64) = (row.try_get("ledger")?, row.try_get("held")?);
-        let row = sqlx::query(
-            "SELECT COALESCE(SUM(remaining), 0)::BIGINT AS remaining, COUNT(*) AS open FROM holds \
-             WHERE user_balance_id = $1 AND status = 'open'",
-        )
-        .bind(card.balance_id)
-        .fetch_one(&pool)
-        .await?;
-        let (open_sum, open_count): (i64, i64) = (row.try_get("remaining")?, row.try_get("open")?);
-        let model_open: i64 = card.holds.iter().map(|hold| hold.remaining).sum();
-        if (ledger, held) != (card.ledger, card.held) {
-            findings.violation(format!(
-                "balance {}: the database has ledger {ledger} held {held}, the model ledger {} held {}",
-                card.balance_id, card.ledger, card.held
-            ));
-        }
-        if (open_sum, open_count) != (model_open, card.holds.len() as i64) {
-            findings.violation(format!(
-                "balance {}: the database has {open_count} open holds for {open_sum}, the model {} for {model_open}",
-                card.balance_id,
-                card.holds.len()
-            ));
-        }
-        if held != open_sum {
-            findings.violation(format!(
-                "balance {}: held {held} is not the sum of its open holds {open_sum}",
-                card.balance_id
-            ));
-        }
-        findings.count("balances checked against the database");
+        check_balance(&pool, card, findings).await?;
     }
-    // Money is neither made nor lost: per currency, all balances together hold what was loaded.
+    check_conservation(&pool, findings).await?;
+    check_held_sums(&pool, findings).await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// One card's balance in the database against its model: ledger and held, its open holds
+/// (count and sum), and held equal to the sum of its open holds.
+async fn check_balance(pool: &sqlx::PgPool, card: &CardModel, findings: &mut Findings) -> anyhow::Result<()> {
+    let row = sqlx::query("SELECT ledger, held FROM balances WHERE id = $1")
+        .bind(card.balance_id)
+        .fetch_one(pool)
+        .await?;
+    let (ledger, held): (i64, i64) = (row.try_get("ledger")?, row.try_get("held")?);
+    let row = sqlx::query(
+        "SELECT COALESCE(SUM(remaining), 0)::BIGINT AS remaining, COUNT(*) AS open FROM holds \
+         WHERE user_balance_id = $1 AND status = 'open'",
+    )
+    .bind(card.balance_id)
+    .fetch_one(pool)
+    .await?;
+    let (open_sum, open_count): (i64, i64) = (row.try_get("remaining")?, row.try_get("open")?);
+    let model_open: i64 = card.holds.iter().map(|hold| hold.remaining).sum();
+    if (ledger, held) != (card.ledger, card.held) {
+        findings.violation(format!(
+            "balance {}: the database has ledger {ledger} held {held}, the model ledger {} held {}",
+            card.balance_id, card.ledger, card.held
+        ));
+    }
+    if (open_sum, open_count) != (model_open, card.holds.len() as i64) {
+        findings.violation(format!(
+            "balance {}: the database has {open_count} open holds for {open_sum}, the model {} for {model_open}",
+            card.balance_id,
+            card.holds.len()
+        ));
+    }
+    if held != open_sum {
+        findings.violation(format!(
+            "balance {}: held {held} is not the sum of its open holds {open_sum}",
+            card.balance_id
+        ));
+    }
+    findings.count("balances checked against the database");
+    Ok(())
+}
+
+/// Money is neither made nor lost: per currency, all balances together hold what was loaded.
+async fn check_conservation(pool: &sqlx::PgPool, findings: &mut Findings) -> anyhow::Result<()> {
     let totals = sqlx::query("SELECT currency, SUM(ledger)::BIGINT AS total FROM balances GROUP BY currency")
-        .fetch_all(&pool)
+        .fetch_all(pool)
         .await?;
     let loads = sqlx::query(
         "SELECT b.currency, SUM(t.amount)::BIGINT AS loaded FROM transfers t \
          JOIN balances b ON b.id = t.credit_balance_id WHERE t.kind = 'external_load' GROUP BY b.currency",
     )
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await?;
     let loaded: BTreeMap<String, i64> = loads
         .iter()
@@ -158,17 +172,22 @@ pub async fn check_database(database_url: &str, cards: &[&CardModel], findings: 
             println!("conservation {currency}: balances {total} = recorded loads {expected}");
         }
     }
+    Ok(())
+}
+
+/// Every balance in the database (partner ones included, which the model does not hold):
+/// held is the sum of the open holds on it.
+async fn check_held_sums(pool: &sqlx::PgPool, findings: &mut Findings) -> anyhow::Result<()> {
     let broken: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM balances b WHERE b.held <> (SELECT COALESCE(SUM(h.remaining), 0)::BIGINT \
          FROM holds h WHERE h.status = 'open' AND (h.user_balance_id = b.id OR h.partner_balance_id = b.id))",
     )
-    .fetch_one(&pool)
+    .fetch_one(pool)
     .await?;
     if broken != 0 {
         findings.violation(format!(
             "{broken} balances whose held is not the sum of their open holds"
         ));
     }
-    pool.close().await;
     Ok(())
 }

@@ -136,192 +136,241 @@ impl Lane {
         }
     }
 
+    /// One operation of the workload: each kind is sent and checked by its own function.
     async fn step(&mut self, op: Op, disconnect: Option<Disconnect>) -> anyhow::Result<()> {
         match op {
             Op::Authorize {
                 card,
                 amount,
                 oversized,
-            } => {
-                let amount = if oversized {
-                    self.cards[card].available().max(0) + 1
-                } else {
-                    amount
-                };
-                let request = self.spend("2100", card, "000000", amount);
-                let answer = self.exchange(&request, disconnect).await?;
-                self.authorization_answered(card, request, amount, &answer);
-            }
-            Op::Advice { card, amount } => {
-                let request = self.spend("2120", card, "000000", amount);
-                let answer = self.exchange(&request, disconnect).await?;
-                self.findings.count(format!("2120 -> {}", answer.action()));
-                match answer.action() {
-                    "0000" => self.hold(card, request, amount),
-                    "9109" => {}
-                    code if Some(code) == self.cards[card].lock_code() => {}
-                    code => self.findings.violation(format!("advice answered {code}")),
-                }
-            }
-            Op::Purchase { card, amount } => {
-                let request = self.spend("2200", card, "000000", amount);
-                let answer = self.exchange(&request, disconnect).await?;
-                self.findings.count(format!("2200 -> {}", answer.action()));
-                let model = &self.cards[card];
-                match answer.action() {
-                    "0000" => {
-                        if let Some(code) = model.lock_code() {
-                            self.findings
-                                .violation(format!("2200 approved on a card locked ({code})"));
-                        }
-                        if model.available() < amount {
-                            self.findings.violation(format!(
-                                "2200 of {amount} approved with {} available",
-                                model.available()
-                            ));
-                        }
-                        self.cards[card].ledger -= amount;
-                        self.expect_balance(card, &answer, "the 2210 approval");
-                        self.remember(request, &answer);
-                    }
-                    "9109" => {}
-                    code => {
-                        self.expect_decline(card, amount, code, "2200");
-                        self.remember(request, &answer);
-                    }
-                }
-            }
-            Op::Refund { card, amount } => {
-                let request = self.spend("2200", card, "200000", amount);
-                let answer = self.exchange(&request, disconnect).await?;
-                self.findings.count(format!("2200 refund -> {}", answer.action()));
-                match answer.action() {
-                    "0000" => {
-                        // The switch reports what is spendable when it decides: a credit counts
-                        // only once committed, so DE 54 is the amount before the refund.
-                        self.expect_balance(card, &answer, "the refund (before its credit)");
-                        self.cards[card].ledger += amount;
-                        self.remember(request, &answer);
-                    }
-                    "9109" => {}
-                    code if Some(code) == self.cards[card].lock_code() => {}
-                    code => self.findings.violation(format!("refund answered {code}")),
-                }
-            }
-            Op::Complete { pick, percent } => {
-                let Some((card, index)) = self.pick_hold(pick) else {
-                    return self.inquiry(pick % self.cards.len(), disconnect).await;
-                };
-                let hold = self.cards[card].holds[index].clone();
-                let amount = (hold.amount * percent / 100).max(1);
-                let request = self.follow_up("2220", "201", &hold.request, amount);
-                let answer = self.exchange(&request, disconnect).await?;
-                self.findings.count(format!("2220 -> {}", answer.action()));
-                match answer.action() {
-                    "0000" => {
-                        let model = &mut self.cards[card];
-                        model.held -= hold.remaining;
-                        model.ledger -= amount;
-                        model.holds.remove(index);
-                    }
-                    "9109" => {}
-                    code => self.findings.violation(format!("completion answered {code}")),
-                }
-            }
+            } => self.authorize(card, amount, oversized, disconnect).await,
+            Op::Advice { card, amount } => self.advice(card, amount, disconnect).await,
+            Op::Purchase { card, amount } => self.purchase(card, amount, disconnect).await,
+            Op::Refund { card, amount } => self.refund(card, amount, disconnect).await,
+            Op::Complete { pick, percent } => self.complete(pick, percent, disconnect).await,
             Op::Reverse {
                 pick,
                 remaining_percent,
-            } => {
-                let Some((card, index)) = self.pick_hold(pick) else {
-                    return self.inquiry(pick % self.cards.len(), disconnect).await;
-                };
-                let hold = self.cards[card].holds[index].clone();
-                let (request, remaining) = match remaining_percent {
-                    None => (self.follow_up("2420", "400", &hold.request, hold.amount), 0),
-                    Some(percent) => {
-                        let remaining = (hold.amount * percent / 100).max(1);
-                        (self.follow_up("2420", "401", &hold.request, remaining), remaining)
-                    }
-                };
-                let answer = self.exchange(&request, disconnect).await?;
-                self.findings.count(format!(
-                    "2420/{} -> {}",
-                    if remaining_percent.is_some() { 401 } else { 400 },
-                    answer.action()
-                ));
-                match answer.action() {
-                    "4000" => {
-                        let model = &mut self.cards[card];
-                        if remaining == 0 {
-                            model.held -= hold.remaining;
-                            model.holds.remove(index);
-                        } else if remaining < hold.remaining {
-                            model.held -= hold.remaining - remaining;
-                            model.holds[index].remaining = remaining;
-                        }
-                        self.remember(request, &answer);
-                    }
-                    "9109" => {}
-                    code => self.findings.violation(format!("reversal answered {code}")),
+            } => self.reverse(pick, remaining_percent, disconnect).await,
+            Op::ReverseFirst { card, amount } => self.reverse_first(card, amount, disconnect).await,
+            Op::Resend { pick, repeat } => self.resend(pick, repeat, disconnect).await,
+            Op::ToggleLock { card, reason } => self.toggle_lock(card, reason).await,
+            Op::Reload { card, amount } => self.reload(card, amount).await,
+            Op::Inquiry { card } => self.inquiry(card, disconnect).await,
+        }
+    }
+
+    /// A 2100 authorization; `oversized` asks for one more than the model says is available.
+    async fn authorize(
+        &mut self,
+        card: usize,
+        amount: i64,
+        oversized: bool,
+        disconnect: Option<Disconnect>,
+    ) -> anyhow::Result<()> {
+        let amount = if oversized {
+            self.cards[card].available().max(0) + 1
+        } else {
+            amount
+        };
+        let request = self.spend("2100", card, "000000", amount);
+        let answer = self.exchange(&request, disconnect).await?;
+        self.authorization_answered(card, request, amount, &answer);
+        Ok(())
+    }
+
+    /// A 2120 advice: the network approved on the issuer's behalf, so it is held even when
+    /// short; only a locked card (or an outage) may refuse it.
+    async fn advice(&mut self, card: usize, amount: i64, disconnect: Option<Disconnect>) -> anyhow::Result<()> {
+        let request = self.spend("2120", card, "000000", amount);
+        let answer = self.exchange(&request, disconnect).await?;
+        self.findings.count(format!("2120 -> {}", answer.action()));
+        match answer.action() {
+            "0000" => self.hold(card, request, amount),
+            "9109" => {}
+            code if Some(code) == self.cards[card].lock_code() => {}
+            code => self.findings.violation(format!("advice answered {code}")),
+        }
+        Ok(())
+    }
+
+    /// A 2200 purchase, posted at once: approved only on an unlocked card with the funds.
+    async fn purchase(&mut self, card: usize, amount: i64, disconnect: Option<Disconnect>) -> anyhow::Result<()> {
+        let request = self.spend("2200", card, "000000", amount);
+        let answer = self.exchange(&request, disconnect).await?;
+        self.findings.count(format!("2200 -> {}", answer.action()));
+        let model = &self.cards[card];
+        match answer.action() {
+            "0000" => {
+                if let Some(code) = model.lock_code() {
+                    self.findings
+                        .violation(format!("2200 approved on a card locked ({code})"));
                 }
-            }
-            Op::ReverseFirst { card, amount } => {
-                let original = self.spend("2100", card, "000000", amount);
-                let reversal = self.follow_up("2420", "400", &original, amount);
-                let answer = self.exchange(&reversal, disconnect).await?;
-                self.findings
-                    .count(format!("2420 before its original -> {}", answer.action()));
-                match answer.action() {
-                    "9114" => {
-                        let late = self.exchange(&original, None).await?;
-                        self.findings
-                            .count(format!("2100 after its reversal -> {}", late.action()));
-                        if late.action() == "0000" {
-                            self.findings
-                                .violation("an original approved after its reversal was answered 9114");
-                            self.hold(card, original, amount);
-                        }
-                    }
-                    "9109" => {
-                        let late = self.exchange(&original, None).await?;
-                        self.authorization_answered(card, original, amount, &late);
-                    }
-                    code => self
-                        .findings
-                        .violation(format!("a reversal of nothing answered {code}")),
-                }
-            }
-            Op::Resend { pick, repeat } => {
-                if self.answered.is_empty() {
-                    return self.inquiry(pick % self.cards.len(), disconnect).await;
-                }
-                let answered = self.answered[pick % self.answered.len()].clone();
-                let request = if repeat {
-                    answered.request.repeat()
-                } else {
-                    answered.request.clone()
-                };
-                let answer = self.exchange(&request, disconnect).await?;
-                let again = recorded(&answer);
-                self.findings.count(if repeat {
-                    "repeats (last MTI digit 1)"
-                } else {
-                    "duplicates"
-                });
-                if again.action == "9109" {
-                    self.findings.count("duplicates answered 9109");
-                } else if again != answered.first {
+                if model.available() < amount {
                     self.findings.violation(format!(
-                        "{} STAN {} sent again answered {again:?}; the first answer was {:?}",
-                        request.mti,
-                        request.get(11),
-                        answered.first
+                        "2200 of {amount} approved with {} available",
+                        model.available()
                     ));
                 }
+                self.cards[card].ledger -= amount;
+                self.expect_balance(card, &answer, "the 2210 approval");
+                self.remember(request, &answer);
             }
-            Op::ToggleLock { card, reason } => self.toggle_lock(card, reason).await?,
-            Op::Reload { card, amount } => self.reload(card, amount).await?,
-            Op::Inquiry { card } => self.inquiry(card, disconnect).await?,
+            "9109" => {}
+            code => {
+                self.expect_decline(card, amount, code, "2200");
+                self.remember(request, &answer);
+            }
+        }
+        Ok(())
+    }
+
+    /// A 2200 refund (processing code 20), credited to the ledger.
+    async fn refund(&mut self, card: usize, amount: i64, disconnect: Option<Disconnect>) -> anyhow::Result<()> {
+        let request = self.spend("2200", card, "200000", amount);
+        let answer = self.exchange(&request, disconnect).await?;
+        self.findings.count(format!("2200 refund -> {}", answer.action()));
+        match answer.action() {
+            "0000" => {
+                // The switch reports what is spendable when it decides: a credit counts
+                // only once committed, so DE 54 is the amount before the refund.
+                self.expect_balance(card, &answer, "the refund (before its credit)");
+                self.cards[card].ledger += amount;
+                self.remember(request, &answer);
+            }
+            "9109" => {}
+            code if Some(code) == self.cards[card].lock_code() => {}
+            code => self.findings.violation(format!("refund answered {code}")),
+        }
+        Ok(())
+    }
+
+    /// A 2220 completing the `pick`-th open hold at `percent` of its amount (a balance inquiry
+    /// when no hold is open).
+    async fn complete(&mut self, pick: usize, percent: i64, disconnect: Option<Disconnect>) -> anyhow::Result<()> {
+        let Some((card, index)) = self.pick_hold(pick) else {
+            return self.inquiry(pick % self.cards.len(), disconnect).await;
+        };
+        let hold = self.cards[card].holds[index].clone();
+        let amount = (hold.amount * percent / 100).max(1);
+        let request = self.follow_up("2220", "201", &hold.request, amount);
+        let answer = self.exchange(&request, disconnect).await?;
+        self.findings.count(format!("2220 -> {}", answer.action()));
+        match answer.action() {
+            "0000" => {
+                let model = &mut self.cards[card];
+                model.held -= hold.remaining;
+                model.ledger -= amount;
+                model.holds.remove(index);
+            }
+            "9109" => {}
+            code => self.findings.violation(format!("completion answered {code}")),
+        }
+        Ok(())
+    }
+
+    /// A 2420 of the `pick`-th open hold: full (function code 400), or partial (401) leaving
+    /// `remaining_percent` of its amount (a balance inquiry when no hold is open).
+    async fn reverse(
+        &mut self,
+        pick: usize,
+        remaining_percent: Option<i64>,
+        disconnect: Option<Disconnect>,
+    ) -> anyhow::Result<()> {
+        let Some((card, index)) = self.pick_hold(pick) else {
+            return self.inquiry(pick % self.cards.len(), disconnect).await;
+        };
+        let hold = self.cards[card].holds[index].clone();
+        let (request, remaining) = match remaining_percent {
+            None => (self.follow_up("2420", "400", &hold.request, hold.amount), 0),
+            Some(percent) => {
+                let remaining = (hold.amount * percent / 100).max(1);
+                (self.follow_up("2420", "401", &hold.request, remaining), remaining)
+            }
+        };
+        let answer = self.exchange(&request, disconnect).await?;
+        self.findings.count(format!(
+            "2420/{} -> {}",
+            if remaining_percent.is_some() { 401 } else { 400 },
+            answer.action()
+        ));
+        match answer.action() {
+            "4000" => {
+                let model = &mut self.cards[card];
+                if remaining == 0 {
+                    model.held -= hold.remaining;
+                    model.holds.remove(index);
+                } else if remaining < hold.remaining {
+                    model.held -= hold.remaining - remaining;
+                    model.holds[index].remaining = remaining;
+                }
+                self.remember(request, &answer);
+            }
+            "9109" => {}
+            code => self.findings.violation(format!("reversal answered {code}")),
+        }
+        Ok(())
+    }
+
+    /// A 2420 for an authorization not sent yet, then that authorization: when the reversal is
+    /// answered 9114, the late original must not be approved; when it met an outage (9109), the
+    /// original is checked as any authorization.
+    async fn reverse_first(&mut self, card: usize, amount: i64, disconnect: Option<Disconnect>) -> anyhow::Result<()> {
+        let original = self.spend("2100", card, "000000", amount);
+        let reversal = self.follow_up("2420", "400", &original, amount);
+        let answer = self.exchange(&reversal, disconnect).await?;
+        self.findings
+            .count(format!("2420 before its original -> {}", answer.action()));
+        match answer.action() {
+            "9114" => {
+                let late = self.exchange(&original, None).await?;
+                self.findings
+                    .count(format!("2100 after its reversal -> {}", late.action()));
+                if late.action() == "0000" {
+                    self.findings
+                        .violation("an original approved after its reversal was answered 9114");
+                    self.hold(card, original, amount);
+                }
+            }
+            "9109" => {
+                let late = self.exchange(&original, None).await?;
+                self.authorization_answered(card, original, amount, &late);
+            }
+            code => self
+                .findings
+                .violation(format!("a reversal of nothing answered {code}")),
+        }
+        Ok(())
+    }
+
+    /// The `pick`-th answered request sent again, as is (a duplicate) or as a repeat (last MTI
+    /// digit 1): it must be answered as the first time (a balance inquiry when none is answered).
+    async fn resend(&mut self, pick: usize, repeat: bool, disconnect: Option<Disconnect>) -> anyhow::Result<()> {
+        if self.answered.is_empty() {
+            return self.inquiry(pick % self.cards.len(), disconnect).await;
+        }
+        let answered = self.answered[pick % self.answered.len()].clone();
+        let request = if repeat {
+            answered.request.repeat()
+        } else {
+            answered.request.clone()
+        };
+        let answer = self.exchange(&request, disconnect).await?;
+        let again = recorded(&answer);
+        self.findings.count(if repeat {
+            "repeats (last MTI digit 1)"
+        } else {
+            "duplicates"
+        });
+        if again.action == "9109" {
+            self.findings.count("duplicates answered 9109");
+        } else if again != answered.first {
+            self.findings.violation(format!(
+                "{} STAN {} sent again answered {again:?}; the first answer was {:?}",
+                request.mti,
+                request.get(11),
+                answered.first
+            ));
         }
         Ok(())
     }

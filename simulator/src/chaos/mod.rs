@@ -120,9 +120,50 @@ fn absolute(path: &std::path::Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("{}", path.display()))
 }
 
+/// One seed's run in `directory`: its own PostgreSQL and switch, the rounds of workload with
+/// their faults, the checks at the end, and the report; true if no violation was found.
 async fn run_in(args: &ChaosArgs, seed: u64, directory: &std::path::Path, spec: PathBuf) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let postgres = Postgres::create(directory, args.pg_bin.clone()).await?;
+    let (postgres, database_url) = own_postgres(directory, args.pg_bin.clone()).await?;
+    let how = SwitchCommand {
+        binary: absolute(&args.switch_bin)?,
+        config: absolute(&args.config)?,
+        spec,
+        database_url: database_url.clone(),
+        directory: directory.to_path_buf(),
+        extra_env: Vec::new(),
+    };
+    let cards = provision(args, &how, directory).await?;
+
+    let first = Switch::start(&how).await?;
+    let api = partner_api(directory, &first)?;
+    api.fund_partner_credit("EUR", PARTNER_FUNDS)
+        .await
+        .context("funding the partner credit balance")?;
+    let target = Arc::new(Target {
+        iso: RwLock::new(first.iso),
+        api: RwLock::new(api),
+    });
+    let mut lanes = lanes(args, seed, &cards, &target)?;
+
+    let rig = Rig {
+        seed,
+        directory,
+        postgres,
+        how,
+        target,
+        database_url,
+    };
+    let mut switch = Some(first);
+    let rounds = rig.rounds(args, &mut lanes, &mut switch).await;
+    let findings = rig.end(lanes, switch, rounds.faults).await?;
+    Ok(report(seed, rounds.count, rounds.workload_seconds, &findings, started))
+}
+
+/// Creates and starts the run's own PostgreSQL instance in `directory`, with an empty `antaca`
+/// database; returns the instance and that database's URL.
+async fn own_postgres(directory: &std::path::Path, pg_bin: Option<PathBuf>) -> anyhow::Result<(Postgres, String)> {
+    let postgres = Postgres::create(directory, pg_bin).await?;
     postgres.start().await?;
     let admin = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
@@ -136,137 +177,176 @@ async fn run_in(args: &ChaosArgs, seed: u64, directory: &std::path::Path, spec: 
         postgres.port,
         directory.display()
     );
+    Ok((postgres, database_url))
+}
 
-    let how = SwitchCommand {
-        binary: absolute(&args.switch_bin)?,
-        config: absolute(&args.config)?,
-        spec,
-        database_url: database_url.clone(),
-        directory: directory.to_path_buf(),
-        extra_env: Vec::new(),
-    };
+/// Provisions the run's cards (`--lanes` × `--cards-per-lane`, each funded with [`FUNDS`]) and
+/// reads them back from the cards file.
+async fn provision(
+    args: &ChaosArgs,
+    how: &SwitchCommand,
+    directory: &std::path::Path,
+) -> anyhow::Result<Vec<crate::cards::Card>> {
     let cards_file = directory.join("cards.jsonl");
     let total_cards = args.lanes * args.cards_per_lane;
     how.provision(total_cards, FUNDS, &cards_file).await?;
     let cards = crate::cards::read(&cards_file)?;
     anyhow::ensure!(cards.len() == total_cards, "provisioned {} cards", cards.len());
+    Ok(cards)
+}
 
-    let first = Switch::start(&how).await?;
-    let api_for = |switch: &Switch| {
-        Api::new(&ApiOptions {
-            url: format!("https://localhost:{}", switch.https.port()),
-            cert: directory.join("tls/partner-dev-partner.pem"),
-            key: directory.join("tls/partner-dev-partner-key.pem"),
-            ca: directory.join("tls/ca.pem"),
-            admin_user: "admin".to_owned(),
-            admin_password: std::env::var("ANTACA__ADMIN__BOOTSTRAP_PASSWORD")
-                .unwrap_or_else(|_| "antaca-dev-admin".to_owned()),
-        })
-    };
-    let api = api_for(&first)?;
-    api.fund_partner_credit("EUR", PARTNER_FUNDS)
-        .await
-        .context("funding the partner credit balance")?;
-    let target = Arc::new(Target {
-        iso: RwLock::new(first.iso),
-        api: RwLock::new(api),
-    });
+/// The partner API client for `switch` (its HTTPS port changes at every start), with the
+/// certificates the switch wrote in `directory`.
+fn partner_api(directory: &std::path::Path, switch: &Switch) -> anyhow::Result<Api> {
+    Api::new(&ApiOptions {
+        url: format!("https://localhost:{}", switch.https.port()),
+        cert: directory.join("tls/partner-dev-partner.pem"),
+        key: directory.join("tls/partner-dev-partner-key.pem"),
+        ca: directory.join("tls/ca.pem"),
+        admin_user: "admin".to_owned(),
+        admin_password: std::env::var("ANTACA__ADMIN__BOOTSTRAP_PASSWORD")
+            .unwrap_or_else(|_| "antaca-dev-admin".to_owned()),
+    })
+}
 
-    let mut lanes: Vec<Lane> = cards
+/// The lanes, `--cards-per-lane` cards each, every card modelled with its full funds.
+fn lanes(args: &ChaosArgs, seed: u64, cards: &[crate::cards::Card], target: &Arc<Target>) -> anyhow::Result<Vec<Lane>> {
+    cards
         .chunks(args.cards_per_lane)
         .enumerate()
         .map(|(index, chunk)| {
-            let models = chunk
-                .iter()
-                .map(|card| {
-                    let (customer_id, card_id, balance_id) = card.api_ids().context("the cards file lacks ids")?;
-                    Ok(CardModel {
-                        pan: card.pan.clone(),
-                        customer_id,
-                        card_id,
-                        balance_id,
-                        ledger: FUNDS,
-                        held: 0,
-                        lock: None,
-                        holds: Vec::new(),
-                    })
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let models = chunk.iter().map(card_model).collect::<anyhow::Result<Vec<_>>>()?;
             Ok(Lane::new(index, seed, models, target.clone()))
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect()
+}
 
-    let mut switch = Some(first);
-    let mut schedule = FaultSchedule::new(seed);
-    let mut faults = Findings::default();
-    let mut round = 0;
-    let workload_started = Instant::now();
-    while workload_started.elapsed() < args.duration {
-        round += 1;
-        let fault = schedule.next_fault();
-        let steps = args.steps_per_round;
-        let round_started = Instant::now();
-        let work = futures_util::future::join_all(lanes.iter_mut().map(|lane| lane.run(steps)));
-        let strike = apply(fault, &mut switch, &postgres, &how, &target, &api_for);
-        let (_, struck) = tokio::join!(work, strike);
-        match struck {
-            Ok(()) => faults.count(fault_name(&fault)),
-            Err(error) => faults.violation(format!("round {round}: {fault:?}: {error:#}")),
+/// The model of a freshly provisioned card: [`FUNDS`] on its ledger, nothing held, unlocked.
+fn card_model(card: &crate::cards::Card) -> anyhow::Result<CardModel> {
+    let (customer_id, card_id, balance_id) = card.api_ids().context("the cards file lacks ids")?;
+    Ok(CardModel {
+        pan: card.pan.clone(),
+        customer_id,
+        card_id,
+        balance_id,
+        ledger: FUNDS,
+        held: 0,
+        lock: None,
+        holds: Vec::new(),
+    })
+}
+
+/// What a seed's run strikes, repairs and checks: its PostgreSQL instance, how to start the
+/// switch, and where the lanes send.
+struct Rig<'a> {
+    /// The run's seed, which also draws the faults.
+    seed: u64,
+    directory: &'a std::path::Path,
+    postgres: Postgres,
+    how: SwitchCommand,
+    target: Arc<Target>,
+    database_url: String,
+}
+
+/// The rounds of a run: how many, how long the workload ran, and what the faults did.
+struct Rounds {
+    count: u32,
+    workload_seconds: f64,
+    faults: Findings,
+}
+
+impl Rig<'_> {
+    fn api_for(&self, switch: &Switch) -> anyhow::Result<Api> {
+        partner_api(self.directory, switch)
+    }
+
+    /// Rounds until `--duration` has passed: in each, every lane takes `--steps-per-round`
+    /// steps while the round's fault strikes and is repaired.
+    async fn rounds(&self, args: &ChaosArgs, lanes: &mut [Lane], switch: &mut Option<Switch>) -> Rounds {
+        let api_for = |switch: &Switch| self.api_for(switch);
+        let mut schedule = FaultSchedule::new(self.seed);
+        let mut faults = Findings::default();
+        let mut round = 0;
+        let workload_started = Instant::now();
+        while workload_started.elapsed() < args.duration {
+            round += 1;
+            let fault = schedule.next_fault();
+            let steps = args.steps_per_round;
+            let round_started = Instant::now();
+            let work = futures_util::future::join_all(lanes.iter_mut().map(|lane| lane.run(steps)));
+            let strike = apply(fault, switch, &self.postgres, &self.how, &self.target, &api_for);
+            let (_, struck) = tokio::join!(work, strike);
+            match struck {
+                Ok(()) => faults.count(fault_name(&fault)),
+                Err(error) => faults.violation(format!("round {round}: {fault:?}: {error:#}")),
+            }
+            let violations: usize = lanes.iter().map(|lane| lane.findings.violations.len()).sum();
+            println!(
+                "round {round:>3}: {fault:?}, {:.1} s, violations so far {violations}",
+                round_started.elapsed().as_secs_f64()
+            );
         }
-        let violations: usize = lanes.iter().map(|lane| lane.findings.violations.len()).sum();
-        println!(
-            "round {round:>3}: {fault:?}, {:.1} s, violations so far {violations}",
-            round_started.elapsed().as_secs_f64()
-        );
-    }
-    let workload_seconds = workload_started.elapsed().as_secs_f64();
-
-    // The end: every lane unlocks its cards and checks each balance over the network...
-    futures_util::future::join_all(lanes.iter_mut().map(Lane::finish)).await;
-    let mut findings = Findings::default();
-    // ...the database agrees with the model, and money is conserved...
-    {
-        let models: Vec<&CardModel> = lanes.iter().flat_map(|lane| lane.cards.iter()).collect();
-        auditor::check_database(&database_url, &models, &mut findings).await?;
-    }
-    // ...and a last SIGKILL and restart loses nothing either (the start-up load checks its invariants).
-    if let Some(killed) = switch.take() {
-        killed.kill().await?;
-    }
-    let switch = Switch::start(&how).await?;
-    point_at(&target, &switch, &api_for)?;
-    for lane in &mut lanes {
-        for card in 0..lane.cards.len() {
-            lane.final_inquiry(card).await;
+        Rounds {
+            count: round,
+            workload_seconds: workload_started.elapsed().as_secs_f64(),
+            faults,
         }
     }
-    switch.stop().await?;
-    drop(postgres);
 
-    for lane in lanes {
-        findings.merge(lane.findings);
+    /// The end of the run: every lane unlocks its cards and checks each balance over the
+    /// network, the database agrees with the model and money is conserved, and a last SIGKILL
+    /// and restart loses nothing either (the start-up load checks its invariants). Returns all
+    /// the findings, the lanes' and the faults' merged.
+    async fn end(self, mut lanes: Vec<Lane>, mut switch: Option<Switch>, faults: Findings) -> anyhow::Result<Findings> {
+        futures_util::future::join_all(lanes.iter_mut().map(Lane::finish)).await;
+        let mut findings = Findings::default();
+        {
+            let models: Vec<&CardModel> = lanes.iter().flat_map(|lane| lane.cards.iter()).collect();
+            auditor::check_database(&self.database_url, &models, &mut findings).await?;
+        }
+        if let Some(killed) = switch.take() {
+            killed.kill().await?;
+        }
+        let switch = Switch::start(&self.how).await?;
+        point_at(&self.target, &switch, &|switch: &Switch| self.api_for(switch))?;
+        for lane in &mut lanes {
+            for card in 0..lane.cards.len() {
+                lane.final_inquiry(card).await;
+            }
+        }
+        switch.stop().await?;
+        drop(self.postgres);
+
+        for lane in lanes {
+            findings.merge(lane.findings);
+        }
+        findings.merge(faults);
+        Ok(findings)
     }
-    findings.merge(faults);
+}
+
+/// Prints the run's counts and its verdict (with the first violations); true if it passed.
+fn report(seed: u64, rounds: u32, workload_seconds: f64, findings: &Findings, started: Instant) -> bool {
     let requests: u64 = findings
         .counts
         .iter()
         .filter(|(key, _)| key.contains(" -> "))
         .map(|(_, count)| count)
         .sum();
-    println!("\nchaos seed {seed}: {round} rounds, {workload_seconds:.0} s of workload, {requests} operations");
+    println!("\nchaos seed {seed}: {rounds} rounds, {workload_seconds:.0} s of workload, {requests} operations");
     for (what, count) in &findings.counts {
         println!("  {count:>8}  {what}");
     }
     println!("total {:.0} s", started.elapsed().as_secs_f64());
     if findings.violations.is_empty() {
         println!("PASSED: no violation");
-        Ok(true)
+        true
     } else {
         println!("FAILED: {} violations; the first:", findings.violations.len());
         for violation in findings.violations.iter().take(20) {
             println!("  {violation}");
         }
-        Ok(false)
+        false
     }
 }
 

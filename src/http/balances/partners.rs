@@ -13,12 +13,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Api;
-use super::auth::permission::{CreatePartnerBalances, LoadPartnerBalances, ReadBalances, SetBalanceThresholds};
-use super::auth::{Authorized, PartnerIdentity};
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath};
 use crate::balances::{self, BalanceError};
+use crate::http::Api;
+use crate::http::auth::permission::{CreatePartnerBalances, LoadPartnerBalances, ReadBalances, SetBalanceThresholds};
+use crate::http::auth::{Authorized, PartnerIdentity};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiPath};
 use crate::state::{Balance, BalanceKind, Owner, Scope};
 
 pub fn routes() -> OpenApiRouter<Api> {

@@ -1,70 +1,43 @@
-//! Sensitive card data, only over the JWE channel ([`super::encryption`]):
-//! - the platform's public key (PEM and JWK, with `kid`), open like `/health`;
+//! Sensitive card data, only over the JWE channel ([`crate::http::encryption`]):
 //! - full card data (PAN, expiry, CVC2) for the user and the partner, never the admin panel;
 //! - CVV reset of virtual cards (user, admin panel: the admin sees no card data);
 //! - set PIN (user; 4 to 6 digits, kept only as the keyed verification value);
-//! - corporate physical cards ordered with a PIN (`/secure/cards/physical_with_pin`).
+//! - corporate physical cards ordered with a PIN (`/secure/cards/physical_with_pin`);
+//! - a card just issued, answered with its full data inside JWE when the client asks (`created_card`).
 //!
-//! Each of these refuses plaintext with `ENCRYPTION_REQUIRED`, after the tenant
-//! check (those of [`super::wallet`]: another partner's card is
-//! `CARD_NOT_FOUND`, whatever the headers).
+//! Each of these refuses plaintext with `ENCRYPTION_REQUIRED`, after the tenant check (another
+//! partner's card is `CARD_NOT_FOUND`, whatever the headers).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Api;
-use super::auth::permission::ManageCards;
-use super::auth::{Authorized, CustomerSession, PartnerIdentity};
-use super::encryption::{ClientEncryption, EncryptedBody, EncryptedJson, Sealed};
-use super::error::{ApiError, ErrorBody};
-use super::extract::ApiPath;
-use super::wallet::{CardResponse, approved_corporation, corporate_balance, program_for, user, user_card};
 use crate::cards::{self, CardRequest, IssuedCard, SET_PIN_DIGITS};
-use crate::crypto::jwe::{ENC_A256GCM, KeyAlgorithm, PublicJwk};
+use crate::http::Api;
+use crate::http::auth::permission::ManageCards;
+use crate::http::auth::{Authorized, CustomerSession, PartnerIdentity};
+use crate::http::balances::{corporate_balance, program_for};
+use crate::http::cards::{CardResponse, user_card};
+use crate::http::corporations::approved_corporation;
+use crate::http::customers::user;
+use crate::http::encryption::{ClientEncryption, EncryptedBody, EncryptedJson, Sealed};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::ApiPath;
 use crate::state::{CardId, CardKind, Owner};
+use chrono::{Datelike, NaiveDate};
 
 pub fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new()
-        .routes(routes!(platform_public_key))
-        .routes(routes!(platform_jwks))
         .routes(routes!(me_full_card))
         .routes(routes!(secure_full_card))
         .routes(routes!(me_reset_cvv))
         .routes(routes!(admin_reset_cvv))
         .routes(routes!(me_set_pin))
         .routes(routes!(secure_order_physical_card_with_pin))
-}
-
-// ---------------------------------------------------------------- bodies
-
-/// The platform's current public key: encrypt requests to it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PlatformPublicKey {
-    /// Key id; also in `jwk.kid`. A JWE may name it in its header's `kid`.
-    pub kid: String,
-    /// Key management algorithms accepted: RSA-OAEP-256 (recommended) or RSA-OAEP.
-    pub algorithms: Vec<String>,
-    /// Content encryption: A256GCM only.
-    #[schema(example = "A256GCM")]
-    pub enc: String,
-    /// SubjectPublicKeyInfo, PEM.
-    pub pem: String,
-    /// SubjectPublicKeyInfo DER, base64.
-    pub public_key: String,
-    pub jwk: PublicJwk,
-}
-
-/// The keys a client may encrypt to (during a rotation, the previous one too, until its grace period ends).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct JwkSet {
-    pub keys: Vec<PublicJwk>,
 }
 
 /// A card with its full data: only ever sent inside JWE.
@@ -131,8 +104,6 @@ impl std::fmt::Debug for CorporatePhysicalWithPinRequest {
     }
 }
 
-// ---------------------------------------------------------------- helpers
-
 /// YYMM → the last day of that month, YYYY-MM-DD.
 fn expiry_date(yymm: &str) -> String {
     let parsed =
@@ -158,7 +129,7 @@ fn full(card: CardResponse, data: IssuedCard) -> FullCardResponse {
 
 /// The answer of a card just created: the masked card in plaintext, or, when
 /// the client asked for an encrypted answer, its full data inside JWE.
-pub(super) fn created_card(api: &Api, encryption: &ClientEncryption, card: CardResponse) -> Result<Response, ApiError> {
+pub(crate) fn created_card(api: &Api, encryption: &ClientEncryption, card: CardResponse) -> Result<Response, ApiError> {
     match encryption.reply_to() {
         None => Ok((StatusCode::CREATED, axum::Json(card)).into_response()),
         Some(key) => {
@@ -199,45 +170,6 @@ fn admin_card(api: &Api, scope: crate::state::Scope<'_>, card_id: CardId) -> Res
     }
     Ok(card)
 }
-
-// ---------------------------------------------------------------- the platform's key
-
-/// The platform's current public key (PEM, base64 DER, JWK) and its `kid`. No client certificate needed.
-#[utoipa::path(
-    get, path = "/encryption/public-key", tag = "encryption",
-    responses((status = 200, description = "The key to encrypt requests to", body = PlatformPublicKey))
-)]
-async fn platform_public_key(State(api): State<Api>) -> axum::Json<PlatformPublicKey> {
-    let key = api.platform_keys.current();
-    axum::Json(PlatformPublicKey {
-        kid: key.kid().to_owned(),
-        algorithms: vec![
-            KeyAlgorithm::RsaOaep256.name().to_owned(),
-            KeyAlgorithm::RsaOaep.name().to_owned(),
-        ],
-        enc: ENC_A256GCM.to_owned(),
-        pem: key.public_pem(),
-        public_key: key.public_der_base64(),
-        jwk: key.jwk(),
-    })
-}
-
-/// The platform's public keys as a JWK set (the current key first). No client certificate needed.
-#[utoipa::path(
-    get, path = "/.well-known/jwks.json", tag = "encryption",
-    responses((status = 200, description = "The keys", body = JwkSet))
-)]
-async fn platform_jwks(State(api): State<Api>) -> axum::Json<JwkSet> {
-    let keys = api
-        .platform_keys
-        .published(api.state.now_ms())
-        .into_iter()
-        .map(|key| key.jwk())
-        .collect();
-    axum::Json(JwkSet { keys })
-}
-
-// ---------------------------------------------------------------- full card data
 
 /// The card's full data (PAN, expiry, CVC2), encrypted to the `Public-Key`. Needs `Encrypt-Response: true`.
 #[utoipa::path(
@@ -303,8 +235,6 @@ async fn secure_full_card(
         reply_to,
     })
 }
-
-// ---------------------------------------------------------------- CVV reset
 
 /// Gives one of the user's virtual cards a new CVC2 (the one the switch checks from now on); the answer
 /// is the card's full data, encrypted.
@@ -374,8 +304,6 @@ async fn admin_reset_cvv(
         reply_to,
     })
 }
-
-// ---------------------------------------------------------------- PINs
 
 /// Sets the PIN of one of the user's cards: 4 to 6 digits, inside the JWE (`{"pin": "1234"}`). Stored only
 /// as a keyed verification value; resets the wrong-PIN counter; the switch checks DE 52 against it.
