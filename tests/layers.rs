@@ -6,7 +6,8 @@
 //! - `domain` is a leaf: it names no other module of the crate;
 //! - below `http`, only `app` (the wiring) and `store` itself name `store`: the rules reach the
 //!   database through traits the store implements (`fees::periodic::SpendLedger`,
-//!   `state::retention::AnswerArchive`, `state::journal::CommitTarget`).
+//!   `state::retention::AnswerArchive`, `state::journal::CommitTarget`);
+//! - no file in `src/` over 800 lines (functions are held to 70 by clippy's `too_many_lines`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -105,4 +106,20 @@ fn only_the_wiring_and_the_http_layer_name_the_store() {
         "modules below http naming the store: {:?}",
         naming_store.difference(&allowed).collect::<Vec<_>>()
     );
+}
+
+/// Files a newcomer can read whole: a longer one holds more than one concern.
+const FILE_LINES_MAX: usize = 800;
+
+#[test]
+fn no_source_file_is_over_800_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let long: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter_map(|file| {
+            let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+            (lines > FILE_LINES_MAX).then(|| format!("{} ({lines} lines)", file.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "files over {FILE_LINES_MAX} lines: {long:#?}");
 }
