@@ -41,11 +41,18 @@
 //! - [`notifications`]: the partner notification outbox (low-balance crossings, recorded by the group
 //!   committer) delivered as HMAC-signed webhooks with bounded exponential backoff, across restarts.
 //! - [`telemetry`]: logs and metrics set-up.
+//! - [`vital`]: the tasks the switch cannot serve without; a panic or failure of one ends the process.
 //!
 //! The layering (`tests/layers.rs` checks it): no cycle between these modules; [`domain`] names
 //! none of the others; below `http` only [`app`] names [`store`] (the rules reach the database
-//! through traits the store implements).
-//! - [`vital`]: the tasks the switch cannot serve without; a panic or failure of one ends the process.
+//! through traits the store implements); no file over 800 lines.
+//!
+//! The background tasks: the journal's committer ([`state::journal`]), hold expiry
+//! ([`authorization::Switch::run_hold_expiry`]), answer and hold retention
+//! ([`state::retention::run_retention`]), session housekeeping ([`sessions::run_housekeeping`]),
+//! the periodic-fee scheduler ([`fees::periodic::run_scheduler`]), webhook delivery
+//! ([`notifications`]), asynchronous card issuance (`http/cards/issue.rs`) and physical card
+//! orders ([`cards::personalization`]); [`app`] starts them and [`vital`] watches them.
 pub mod admins;
 pub mod app;
 pub mod authorization;
